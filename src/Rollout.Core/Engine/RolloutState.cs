@@ -1,0 +1,64 @@
+using System.Collections.Immutable;
+using Rollout.Core.Gates;
+using Rollout.Core.Plans;
+
+namespace Rollout.Core.Engine;
+
+/// <summary>Where a rollout stands.</summary>
+public enum RolloutStatus
+{
+    /// <summary>Baking in a stage; evaluations run and promote when the stage is done.</summary>
+    Running,
+
+    /// <summary>The stage is done and waits for one of its approvers; exposure is held, evaluations go on.</summary>
+    AwaitingApproval,
+
+    /// <summary>Held by a person or a limit; exposure is held, evaluations go on, nothing is promoted.</summary>
+    Paused,
+
+    /// <summary>Every stage is done; exposure stays at the final stage. Terminal.</summary>
+    Completed,
+
+    /// <summary>Exposure is nothing. Terminal.</summary>
+    RolledBack,
+}
+
+/// <summary>
+/// Everything the engine knows of one rollout. The only input besides commands and evaluations;
+/// persisted as a whole at each checkpoint.
+/// </summary>
+public sealed record RolloutState(
+    string Id,
+    RolloutPlan Plan,
+    RolloutStatus Status,
+    int StageIndex,
+    DateTimeOffset StageStartedAt,
+    DateTimeOffset? NextEvaluationAt,
+    int ConsecutiveFailures,
+    int ConsecutiveNoData,
+    Evaluation? LastEvaluation,
+    string? ApprovedBy,
+    bool ApprovalRequested,
+    string? StatusReason,
+    ImmutableArray<string> RecentCommandIds,
+    long AuditSeq,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>How many command ids are remembered for idempotency.</summary>
+    public const int CommandIdMemory = 256;
+
+    /// <summary>True for <see cref="RolloutStatus.Completed"/> and <see cref="RolloutStatus.RolledBack"/>.</summary>
+    public bool IsTerminal => Status is RolloutStatus.Completed or RolloutStatus.RolledBack;
+
+    /// <summary>The current stage.</summary>
+    public StagePlan Stage => Plan.Stages[StageIndex];
+
+    /// <summary>When the rollout next needs a step, or null when it never does again.</summary>
+    public DateTimeOffset? NextWakeAt => IsTerminal ? null : NextEvaluationAt;
+
+    /// <summary>The percentage exposed by bucketing now (0 after a rollback).</summary>
+    public decimal ExposedPercent => Status == RolloutStatus.RolledBack
+        ? 0m
+        : Plan.Stages.Take(StageIndex + 1).Select(s => s.Percent ?? 0m).Max();
+}

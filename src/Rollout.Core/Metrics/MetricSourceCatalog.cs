@@ -1,0 +1,86 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
+using Rollout.Core.Plans;
+
+namespace Rollout.Core.Metrics;
+
+/// <summary>The settings a metric source type accepts, and checks on their values.</summary>
+/// <param name="Type">The source type, e.g. <c>http</c>.</param>
+/// <param name="Required">Settings that must be present.</param>
+/// <param name="Optional">Settings that may be present.</param>
+/// <param name="SamplesSetting">The setting that locates the sample count, when the type has one.</param>
+/// <param name="Check">Further checks: returns (setting, problem) pairs.</param>
+public sealed record MetricSourceSchema(
+    string Type,
+    ImmutableArray<string> Required,
+    ImmutableArray<string> Optional,
+    string? SamplesSetting,
+    Func<MetricSourceSpec, IEnumerable<(string Setting, string Problem)>>? Check = null)
+{
+    /// <summary>Runs the type's own checks on a spec's settings.</summary>
+    public IEnumerable<(string Setting, string Problem)> Validate(MetricSourceSpec spec) => Check?.Invoke(spec) ?? [];
+
+    /// <summary>
+    /// The <c>http</c> source: GET <c>url</c> (templated), read the value and the sample count by JSONPath,
+    /// give up after <c>timeout</c>.
+    /// </summary>
+    public static MetricSourceSchema Http { get; } = new(
+        "http",
+        ["url", "value"],
+        ["samples", "timeout"],
+        "samples",
+        spec => CheckHttp(spec));
+
+    private static IEnumerable<(string, string)> CheckHttp(MetricSourceSpec spec)
+    {
+        if (spec.Get("url") is { } url)
+        {
+            var probe = MetricTemplate.Expand(url, MetricTemplate.ProbeValues, Uri.EscapeDataString);
+            if (!Uri.TryCreate(probe, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                yield return ("url", $"'{url}' is not an absolute http or https URL");
+            }
+
+            foreach (var unknown in MetricTemplate.UnknownPlaceholders(url))
+            {
+                yield return ("url", $"unknown template '{{{{{unknown}}}}}' (known: {string.Join(", ", MetricTemplate.Names.Select(n => "{{" + n + "}}"))})");
+            }
+        }
+
+        foreach (var key in new[] { "value", "samples" })
+        {
+            if (spec.Get(key) is { } path && !JsonPath.TryCompile(path, out _, out var error))
+            {
+                yield return (key, error);
+            }
+        }
+
+        if (spec.Get("timeout") is { } timeout)
+        {
+            if (!Durations.TryParse(timeout, out var t, out var error))
+            {
+                yield return ("timeout", error);
+            }
+            else if (t <= TimeSpan.Zero || t > TimeSpan.FromMinutes(5))
+            {
+                yield return ("timeout", "timeout must be above 0 and at most 5 minutes");
+            }
+        }
+    }
+}
+
+/// <summary>The metric source types a host can query; plans naming any other type are refused.</summary>
+public sealed class MetricSourceCatalog
+{
+    private readonly FrozenDictionary<string, MetricSourceSchema> schemas;
+
+    /// <summary>Creates a catalog of the given schemas.</summary>
+    public MetricSourceCatalog(IEnumerable<MetricSourceSchema> schemas) =>
+        this.schemas = schemas.ToFrozenDictionary(s => s.Type, StringComparer.Ordinal);
+
+    /// <summary>The source types available, in name order.</summary>
+    public IEnumerable<string> Types => schemas.Keys.Order(StringComparer.Ordinal);
+
+    /// <summary>Looks a source type up.</summary>
+    public bool TryGet(string type, out MetricSourceSchema schema) => schemas.TryGetValue(type, out schema!);
+}

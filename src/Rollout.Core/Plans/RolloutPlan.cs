@@ -1,0 +1,92 @@
+using System.Collections.Immutable;
+
+namespace Rollout.Core.Plans;
+
+/// <summary>
+/// A validated rollout plan: who gets the feature at each stage, how long each stage bakes, the exit
+/// criteria read from monitoring and what stops the rollout. Immutable once a rollout starts.
+/// </summary>
+public sealed record RolloutPlan(
+    string Name,
+    string Flag,
+    string? Description,
+    string? Owner,
+    ImmutableArray<StagePlan> Stages,
+    ImmutableArray<CriterionPlan> Criteria,
+    EvaluationPolicy Evaluation,
+    ImmutableArray<StopRule> StopOn);
+
+/// <summary>One stage: its own audience and percentage (added to every earlier stage's), bake time and approval.</summary>
+public sealed record StagePlan(
+    string Name,
+    Audience Audience,
+    decimal? Percent,
+    TimeSpan MinDuration,
+    ApprovalPolicy? Approval);
+
+/// <summary>Named subjects a stage exposes, by kind. Matching is case-insensitive.</summary>
+public sealed record Audience(
+    ImmutableArray<string> Users,
+    ImmutableArray<string> Groups,
+    ImmutableArray<string> Tenants,
+    ImmutableArray<string> Regions,
+    ImmutableArray<string> Roles)
+{
+    /// <summary>An audience that names nobody.</summary>
+    public static Audience Empty { get; } = new([], [], [], [], []);
+
+    /// <summary>True when no subject of any kind is named.</summary>
+    public bool IsEmpty => Users.IsEmpty && Groups.IsEmpty && Tenants.IsEmpty && Regions.IsEmpty && Roles.IsEmpty;
+}
+
+/// <summary>Who must sign a stage off before the rollout leaves it: any one of <paramref name="Approvers"/>.</summary>
+public sealed record ApprovalPolicy(ImmutableArray<string> Approvers)
+{
+    /// <summary>True when <paramref name="who"/> is one of the approvers (case-insensitive).</summary>
+    public bool Allows(string? who) =>
+        !string.IsNullOrWhiteSpace(who) && Approvers.Any(a => string.Equals(a, who.Trim(), StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>An exit criterion: a metric from <paramref name="Source"/> held against bounds and the baseline cohort.</summary>
+public sealed record CriterionPlan(
+    string Name,
+    MetricSourceSpec Source,
+    double? Min,
+    double? Max,
+    double? MaxBaselineRatio,
+    long MinSamples);
+
+/// <summary>
+/// Where a criterion's metric comes from: a source <paramref name="Type"/> (<c>http</c>, <c>prometheus</c>, ...)
+/// and its settings (templates such as <c>{{cohort}}</c> are expanded per query).
+/// </summary>
+public sealed record MetricSourceSpec(string Type, ImmutableSortedDictionary<string, string> Settings)
+{
+    /// <summary>A setting's value, or null when it is absent.</summary>
+    public string? Get(string key) => Settings.TryGetValue(key, out var value) ? value : null;
+}
+
+/// <summary>How often criteria are evaluated and what happens after repeated failures or missing data.</summary>
+public sealed record EvaluationPolicy(
+    TimeSpan Interval,
+    int FailureLimit,
+    int NoDataLimit,
+    LimitAction OnFailure,
+    LimitAction OnNoData)
+{
+    /// <summary>The defaults: every 5 minutes; 2 failing evaluations roll back; 6 without data pause.</summary>
+    public static EvaluationPolicy Default { get; } = new(TimeSpan.FromMinutes(5), 2, 6, LimitAction.Rollback, LimitAction.Pause);
+}
+
+/// <summary>A stop signal the plan reacts to, e.g. <c>critical-issue</c> → rollback.</summary>
+public sealed record StopRule(string Signal, LimitAction Action);
+
+/// <summary>What the rollout does when a limit is reached or a stop signal arrives.</summary>
+public enum LimitAction
+{
+    /// <summary>Hold exposure and stop promoting until someone resumes.</summary>
+    Pause,
+
+    /// <summary>Set exposure to nothing; the rollout ends.</summary>
+    Rollback,
+}
