@@ -15,11 +15,6 @@ public static class RolloutMachine
     /// <summary>The actor recorded for the engine's own decisions.</summary>
     public const string SystemActor = "rollout";
 
-    private static readonly JsonSerializerOptions DetailsJson = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
-
     /// <summary>Creates a rollout from a validated plan: enters the first stage and applies its exposure.</summary>
     public static StepResult Start(string id, RolloutPlan plan, string actor, DateTimeOffset now)
     {
@@ -229,7 +224,7 @@ public static class RolloutMachine
         public void Record(AuditType type, string actor, object details)
         {
             State = State with { AuditSeq = State.AuditSeq + 1, UpdatedAt = Now };
-            audit.Add(new AuditEvent(State.AuditSeq, Now, type, actor, JsonSerializer.SerializeToElement(details, DetailsJson)));
+            audit.Add(new AuditEvent(State.AuditSeq, Now, type, actor, JsonSerializer.SerializeToElement(details, Api.RolloutJson.Options)));
         }
 
         public StepResult Build(CommandResult? command) => new(State, audit.ToImmutable(), [.. Effects], command);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 using Rollout.Core.Gates;
 using Rollout.Core.Plans;
 
@@ -49,15 +50,19 @@ public sealed record RolloutState(
     public const int CommandIdMemory = 256;
 
     /// <summary>True for <see cref="RolloutStatus.Completed"/> and <see cref="RolloutStatus.RolledBack"/>.</summary>
+    [JsonIgnore]
     public bool IsTerminal => Status is RolloutStatus.Completed or RolloutStatus.RolledBack;
 
     /// <summary>The current stage.</summary>
+    [JsonIgnore]
     public StagePlan Stage => Plan.Stages[StageIndex];
 
     /// <summary>When the rollout next needs a step, or null when it never does again.</summary>
+    [JsonIgnore]
     public DateTimeOffset? NextWakeAt => IsTerminal ? null : NextEvaluationAt;
 
     /// <summary>The percentage exposed by bucketing now (0 after a rollback).</summary>
+    [JsonIgnore]
     public decimal ExposedPercent => Status == RolloutStatus.RolledBack
         ? 0m
         : Plan.Stages.Take(StageIndex + 1).Select(s => s.Percent ?? 0m).Max();

@@ -34,8 +34,8 @@ public readonly record struct MetricReading(double? Value, long? Samples, string
 /// <summary>A port to a monitoring system. Implementations never throw for monitoring faults: they return a failed reading.</summary>
 public interface IMetricSource
 {
-    /// <summary>The source type this adapter serves, e.g. <c>http</c>.</summary>
-    string Type { get; }
+    /// <summary>The source type this adapter serves (e.g. <c>http</c>) and the settings it accepts.</summary>
+    MetricSourceSchema Schema { get; }
 
     /// <summary>Reads one metric for one cohort.</summary>
     Task<MetricReading> ReadAsync(MetricQuery query, CancellationToken cancellationToken);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Rollout.Core.Plans;
 
@@ -36,6 +37,7 @@ public sealed record Audience(
     public static Audience Empty { get; } = new([], [], [], [], []);
 
     /// <summary>True when no subject of any kind is named.</summary>
+    [JsonIgnore]
     public bool IsEmpty => Users.IsEmpty && Groups.IsEmpty && Tenants.IsEmpty && Regions.IsEmpty && Roles.IsEmpty;
 }
 

@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Rollout.Cli.Demo;
+using Rollout.Core.Metrics;
+using Rollout.Core.Storage;
+using Rollout.Integrations.Exposure;
+using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Storage;
+
+namespace Rollout.Cli.Hosting;
+
+/// <summary>What <c>rollout serve</c> runs with.</summary>
+internal sealed record LocalHostOptions(string Urls, string DataDirectory, string ApiKey, bool DemoMetrics = false, SchedulerOptions? Scheduler = null, LogLevel LogLevel = LogLevel.Information);
+
+/// <summary>The local host: the HTTP API on Kestrel, the SQLite store under the data directory, and the scheduler.</summary>
+internal static class LocalHost
+{
+    public const string DatabaseFile = "rollout.db";
+
+    public static WebApplication Build(LocalHostOptions options)
+    {
+        Directory.CreateDirectory(options.DataDirectory);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(options.Urls);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = Api.MaxBodyBytes);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(c =>
+        {
+            c.SingleLine = true;
+            c.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IRolloutStore>(new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)));
+        services.AddSingleton(HttpMetricSource.CreateClient());
+        services.AddSingleton<IMetricSource, HttpMetricSource>();
+        services.AddSingleton(sp => new CriteriaEvaluator(sp.GetServices<IMetricSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<FlagStore>();
+        services.AddSingleton<RolloutRuntime>();
+        services.AddSingleton(options.Scheduler ?? SchedulerOptions.Default);
+        services.AddHostedService<Scheduler>();
+
+        var app = builder.Build();
+        Api.Map(app, options.ApiKey);
+        if (options.DemoMetrics)
+        {
+            DemoMetrics.Map(app);
+        }
+
+        return app;
+    }
+
+    /// <summary>Builds, loads the store and starts listening; returns the running app and its first address.</summary>
+    public static async Task<(WebApplication App, Uri Address)> StartAsync(LocalHostOptions options, CancellationToken ct)
+    {
+        var app = Build(options);
+        await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
+        await app.StartAsync(ct);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    /// <summary>The API key: <c>ROLLOUT_API_KEY</c>, else the one stored under the data directory, else a new one stored there.</summary>
+    public static (string Key, string? File) ResolveApiKey(string dataDirectory)
+    {
+        if (Environment.GetEnvironmentVariable("ROLLOUT_API_KEY") is { Length: > 0 } fromEnvironment)
+        {
+            return (fromEnvironment, null);
+        }
+
+        Directory.CreateDirectory(dataDirectory);
+        var file = Path.Combine(dataDirectory, "api-key");
+        if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } stored)
+        {
+            return (stored, file);
+        }
+
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_');
+        File.WriteAllText(file, key);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return (key, file);
+    }
+}
