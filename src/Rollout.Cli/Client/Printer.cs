@@ -36,9 +36,9 @@ internal static class Printer
         sb.AppendLine(CultureInfo.InvariantCulture, $"{r.Id}  {r.Name}  (flag {r.Flag})");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  status      {r.Status}{(r.StatusReason is { } why ? $": {why}" : string.Empty)}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  stage       {r.StageIndex + 1}/{r.StageCount} '{r.Stage}' since {r.StageStartedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss}");
-        sb.AppendLine(CultureInfo.InvariantCulture, r.Status == RolloutStatus.RolledBack
-            ? $"  exposure    nobody"
-            : $"  exposure    {r.Percent.ToString("0.###", CultureInfo.InvariantCulture)}% of users, plus the named audiences of stages 1-{r.StageIndex + 1}");
+        sb.AppendLine(r.Status == RolloutStatus.RolledBack
+            ? "  exposure    nobody"
+            : string.Create(CultureInfo.InvariantCulture, $"  exposure    {r.Percent:0.###}% of users, plus the named audiences of stages 1-{r.StageIndex + 1}"));
         if (r.NextEvaluationAt is { } next)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"  next check  {next.ToLocalTime():HH:mm:ss}");

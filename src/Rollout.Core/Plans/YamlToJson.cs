@@ -84,12 +84,13 @@ internal static class YamlToJson
 
         if (decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
         {
-            return JsonValue.Create(number);
+            // Parsed back as JSON so the value reads as any numeric type, exactly as a JSON body would.
+            return JsonNode.Parse(number.ToString(CultureInfo.InvariantCulture))!.AsValue();
         }
 
         if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
         {
-            return JsonValue.Create(real);
+            return JsonNode.Parse(real.ToString("R", CultureInfo.InvariantCulture))!.AsValue();
         }
 
         return JsonValue.Create(text);
