@@ -53,12 +53,14 @@ public enum AuditType
 public sealed record AuditEvent(long Seq, DateTimeOffset At, AuditType Type, string Actor, JsonElement Details);
 
 /// <summary>The outcome of one step: the new state, the audit entries it adds, the effects to run, a command's answer.</summary>
+/// <param name="State">The state after the step.</param>
+/// <param name="Audit">The audit entries the step adds.</param>
+/// <param name="Effects">The effects to run once the step is persisted.</param>
+/// <param name="Command">The answer, when the input was a command.</param>
+/// <param name="Changed">True when the state changed and so must be persisted.</param>
 public sealed record StepResult(
     RolloutState State,
     ImmutableArray<AuditEvent> Audit,
     ImmutableArray<RolloutEffect> Effects,
-    CommandResult? Command)
-{
-    /// <summary>True when the step changed the state (and so must be persisted).</summary>
-    public bool Changed => !Audit.IsEmpty;
-}
+    CommandResult? Command,
+    bool Changed);

@@ -213,6 +213,7 @@ public static class RolloutMachine
 
     private sealed class Builder(RolloutState state, DateTimeOffset now)
     {
+        private readonly RolloutState initial = state;
         private readonly ImmutableArray<AuditEvent>.Builder audit = ImmutableArray.CreateBuilder<AuditEvent>();
 
         public RolloutState State { get; set; } = state;
@@ -227,7 +228,7 @@ public static class RolloutMachine
             audit.Add(new AuditEvent(State.AuditSeq, Now, type, actor, JsonSerializer.SerializeToElement(details, Api.RolloutJson.Options)));
         }
 
-        public StepResult Build(CommandResult? command) => new(State, audit.ToImmutable(), [.. Effects], command);
+        public StepResult Build(CommandResult? command) => new(State, audit.ToImmutable(), [.. Effects], command, !ReferenceEquals(State, initial));
 
         public void Act(LimitAction action, string actor, string reason)
         {

@@ -26,12 +26,13 @@ public static partial class PlanParser
         JsonNode? root;
         try
         {
-            root = isYaml ? YamlToJson.Convert(text) : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32 });
+            root = isYaml ? YamlToJson.Convert(text) : JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false });
         }
         catch (JsonException ex)
         {
             return PlanParseResult.Invalid("$", $"the body is not valid JSON: {ex.Message}");
         }
+
         catch (YamlDotNet.Core.YamlException ex)
         {
             return PlanParseResult.Invalid("$", $"the body is not valid YAML: line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}");

@@ -61,7 +61,6 @@ public sealed class PlanParserTests
     }
 
     [TestMethod]
-    [Ignore("bug: YamlToJson stores YAML numbers as decimal JsonValues, and Collector.OptionalNumber reads min/max/maxBaselineRatio with TryGetValue<double>, which fails for a decimal-backed value: every YAML plan with a numeric threshold is refused with \"'max' must be a finite number\"")]
     public void Parse_SampleYaml_EqualsJson()
     {
         var json = TestPlans.Valid(TestPlans.SampleJson);
@@ -72,7 +71,6 @@ public sealed class PlanParserTests
     }
 
     [TestMethod]
-    [Ignore("bug: YamlToJson turns '1e1' into a double JsonValue, and TryGetDecimal only reads decimal-backed values: a YAML percent written in exponent form is refused as 'percent must be a number from 0 to 100' although it is 10")]
     public void Parse_YamlPercentInExponentForm_ReadsTheNumber()
     {
         var yaml = TestPlans.SampleYamlHead.Replace("percent: 10\n", "percent: 1e1\n", StringComparison.Ordinal);
@@ -358,7 +356,6 @@ public sealed class PlanParserTests
     }
 
     [TestMethod]
-    [Ignore("bug: a JSON plan with a repeated key (e.g. two \"name\" properties) makes PlanParser.Parse throw ArgumentException from JsonObject instead of returning an error; the YAML path reports the same mistake as an error")]
     public void Parse_JsonDuplicateKey_ReturnsErrorInsteadOfThrowing()
     {
         var json = TestPlans.SampleJson.Replace("\"name\": \"checkout-v2\",", "\"name\": \"checkout-v2\", \"name\": \"checkout-v3\",", StringComparison.Ordinal);
