@@ -78,7 +78,7 @@ internal static class TestPlans
             state = step.State;
         }
 
-        return new StepResult(state, audit.ToImmutable(), [], null);
+        return new StepResult(state, audit.ToImmutable(), [], null, Changed: true);
     }
 
     public static StepResult Step(RolloutState state, RolloutInput input, DateTimeOffset at)

@@ -52,7 +52,7 @@ public interface IRolloutStore
     /// <summary>Lists rollouts, newest first, optionally only those with <paramref name="status"/>.</summary>
     Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Lists rollouts changed after <paramref name="since"/> (to refresh caches).</summary>
+    /// <summary>Lists rollouts changed at or after <paramref name="since"/> (to refresh caches).</summary>
     Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken);
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace Rollout.Integrations.Metrics;
 /// <summary>
 /// The <c>http</c> metric source: GET the criterion's URL (templates expanded and URL-encoded), read the value
 /// and the sample count by JSONPath. Every fault (timeout, refused connection, non-2xx, bad JSON, missing
-/// field, NaN) is a failed reading with its reason, never an exception and never a value.
+/// field, a URL that is invalid once expanded) is a failed reading with its reason, never an exception.
+/// NaN and infinities are passed on as such; the gate judges them NoData.
 /// </summary>
 public sealed class HttpMetricSource(HttpClient client) : IMetricSource
 {
@@ -25,11 +26,16 @@ public sealed class HttpMetricSource(HttpClient client) : IMetricSource
         var spec = query.Source;
         var url = MetricTemplate.Expand(spec.Get("url") ?? string.Empty, MetricTemplate.Values(query), Uri.EscapeDataString);
         var timeout = spec.Get("timeout") is { } t && Durations.TryParse(t, out var parsed, out _) ? parsed : DefaultTimeout;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return MetricReading.Failed($"the URL is not valid once its templates are expanded: {url}");
+        }
+
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
         try
         {
-            using var response = await client.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cts.Token);
             if (!response.IsSuccessStatusCode)
             {
                 return MetricReading.Failed($"source answered {(int)response.StatusCode} {response.ReasonPhrase}");
