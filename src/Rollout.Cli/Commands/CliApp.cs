@@ -119,7 +119,7 @@ internal static class CliApp
         Verb("validate", "Check a plan file offline and print its release brief, or every problem.", async (p, _) =>
         {
             var (text, isYaml) = ReadPlan(p.GetValue(planFile)!);
-            var result = PlanParser.Parse(text, isYaml, new CriteriaEvaluator([new HttpMetricSource(new HttpClient())], TimeProvider.System).Catalog);
+            var result = PlanParser.Parse(text, isYaml, new CriteriaEvaluator(MetricSources.CreateDefault(new HttpClient()), TimeProvider.System).Catalog);
             if (!result.IsValid)
             {
                 foreach (var (path, messages) in result.Errors)

@@ -37,8 +37,8 @@ internal static class LocalHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IRolloutStore>(new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)));
         services.AddSingleton(HttpMetricSource.CreateClient());
-        services.AddSingleton<IMetricSource, HttpMetricSource>();
-        services.AddSingleton(sp => new CriteriaEvaluator(sp.GetServices<IMetricSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>()));
+        services.AddSingleton(sp => new CriteriaEvaluator(sp.GetRequiredService<IReadOnlyList<IMetricSource>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<FlagStore>();
         services.AddSingleton<RolloutRuntime>();
         services.AddSingleton(options.Scheduler ?? SchedulerOptions.Default);

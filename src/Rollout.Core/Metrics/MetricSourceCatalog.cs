@@ -31,27 +31,27 @@ public sealed record MetricSourceSchema(
         "samples",
         spec => CheckHttp(spec));
 
-    private static IEnumerable<(string, string)> CheckHttp(MetricSourceSpec spec)
+    /// <summary>
+    /// Checks every source type shares: the <paramref name="templated"/> settings name only known
+    /// placeholders, and <c>timeout</c>, when present, is a duration above 0 and at most 5 minutes.
+    /// </summary>
+    public static IEnumerable<(string Setting, string Problem)> CheckCommon(MetricSourceSpec spec, params string[] templated)
     {
-        if (spec.Get("url") is { } url)
+        foreach (var key in templated)
         {
-            var probe = MetricTemplate.Expand(url, MetricTemplate.ProbeValues, Uri.EscapeDataString);
-            if (!Uri.TryCreate(probe, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            if (spec.Get(key) is not { } text)
             {
-                yield return ("url", $"'{url}' is not an absolute http or https URL");
+                continue;
             }
 
-            foreach (var unknown in MetricTemplate.UnknownPlaceholders(url))
+            if (string.IsNullOrWhiteSpace(text))
             {
-                yield return ("url", $"unknown template '{{{{{unknown}}}}}' (known: {string.Join(", ", MetricTemplate.Names.Select(n => "{{" + n + "}}"))})");
+                yield return (key, $"'{key}' must not be empty");
             }
-        }
 
-        foreach (var key in new[] { "value", "samples" })
-        {
-            if (spec.Get(key) is { } path && !JsonPath.TryCompile(path, out _, out var error))
+            foreach (var unknown in MetricTemplate.UnknownPlaceholders(text))
             {
-                yield return (key, error);
+                yield return (key, $"unknown template '{{{{{unknown}}}}}' (known: {string.Join(", ", MetricTemplate.Names.Select(n => "{{" + n + "}}"))})");
             }
         }
 
@@ -64,6 +64,37 @@ public sealed record MetricSourceSchema(
             else if (t <= TimeSpan.Zero || t > TimeSpan.FromMinutes(5))
             {
                 yield return ("timeout", "timeout must be above 0 and at most 5 minutes");
+            }
+        }
+    }
+
+    /// <summary>Checks that a setting, when present, is an absolute http or https URL once its templates are expanded.</summary>
+    public static IEnumerable<(string Setting, string Problem)> CheckUrl(MetricSourceSpec spec, string key)
+    {
+        if (spec.Get(key) is not { } url)
+        {
+            yield break;
+        }
+
+        var probe = MetricTemplate.Expand(url, MetricTemplate.ProbeValues, Uri.EscapeDataString);
+        if (!Uri.TryCreate(probe, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            yield return (key, $"'{url}' is not an absolute http or https URL");
+        }
+    }
+
+    private static IEnumerable<(string, string)> CheckHttp(MetricSourceSpec spec)
+    {
+        foreach (var problem in CheckUrl(spec, "url").Concat(CheckCommon(spec, "url")))
+        {
+            yield return problem;
+        }
+
+        foreach (var key in new[] { "value", "samples" })
+        {
+            if (spec.Get(key) is { } path && !JsonPath.TryCompile(path, out _, out var error))
+            {
+                yield return (key, error);
             }
         }
     }
