@@ -18,6 +18,7 @@ internal static class ExitCodes
     public const int Conflict = 5;
     public const int Unreachable = 6;
     public const int RolledBack = 7;
+    public const int Unfinished = 8;
 
     public static int FromStatus(HttpStatusCode status) => status switch
     {

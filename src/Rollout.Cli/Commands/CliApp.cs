@@ -51,7 +51,8 @@ internal static class CliApp
             Rollout: gated, progressive feature rollouts.
 
             Exit codes: 0 ok, 1 error, 2 invalid input, 3 unauthorized or forbidden, 4 not found,
-            5 conflict (e.g. the rollout is finished), 6 host unreachable, 7 watched rollout rolled back.
+            5 conflict (e.g. the rollout is finished), 6 host unreachable, 7 rolled back (watch, simulate),
+            8 simulation ended unfinished.
             """);
         root.Options.Add(url);
         root.Options.Add(key);
@@ -136,6 +137,39 @@ internal static class CliApp
             await output.WriteLineAsync(Core.Briefs.ReleaseBrief.Render(result.Plan!));
             return ExitCodes.Ok;
         }, planFile);
+
+        // simulate
+        var simulatePlan = new Argument<FileInfo>("plan") { Description = "Plan file (.json, .yaml or .yml)." };
+        var metricsFile = new Option<FileInfo>("--metrics") { Description = "Recorded metrics: CSV with columns time,criterion,cohort,value,samples, or a JSON array of such objects.", Required = true };
+        var approvalDelay = new Option<string>("--approval-delay") { Description = "How long after an approval request the first approver approves (e.g. 2h).", DefaultValueFactory = _ => "0s" };
+        var staleAfter = new Option<string?>("--stale-after") { Description = "A recorded point older than this is missing data. Default: twice the evaluation interval." };
+        var startAt = new Option<string?>("--start") { Description = "Virtual start (ISO 8601). Default: the first recorded point." };
+        var signals = new Option<string[]>("--signal") { Description = "A stop signal at a moment, e.g. 2026-01-03T10:00:00Z=critical-issue (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var verbose = new Option<bool>("--verbose") { Description = "Print every check instead of runs of equal outcomes." };
+        Verb("simulate", "Backtest a plan against recorded metrics on a virtual clock and print the timeline (exit 0 completed, 7 rolled back, 8 unfinished).", async (p, _) =>
+        {
+            var (text, isYaml) = ReadPlan(p.GetValue(simulatePlan)!);
+            var parsed = PlanParser.Parse(text, isYaml, new CriteriaEvaluator(MetricSources.CreateDefault(new HttpClient()), TimeProvider.System).Catalog);
+            if (!parsed.IsValid)
+            {
+                foreach (var (path, messages) in parsed.Errors)
+                {
+                    foreach (var m in messages)
+                    {
+                        await error.WriteLineAsync($"{path}: {m}");
+                    }
+                }
+
+                return ExitCodes.InvalidInput;
+            }
+
+            var options = new Core.Simulation.SimulationOptions(
+                p.GetValue(startAt) is { } s ? ParseTime(s, "--start") : null,
+                ParseDuration(p.GetValue(approvalDelay)!, "--approval-delay"),
+                p.GetValue(staleAfter) is { } stale ? ParseDuration(stale, "--stale-after") : null,
+                SimulateCommand.ParseSignals(p.GetValue(signals) ?? []));
+            return await SimulateCommand.RunAsync(parsed.Plan!, p.GetValue(metricsFile)!, options, p.GetValue(verbose), p.GetValue(json), output, error);
+        }, simulatePlan, metricsFile, approvalDelay, staleAfter, startAt, signals, verbose);
 
         // start
         var startPlan = new Argument<FileInfo>("plan") { Description = "Plan file (.json, .yaml or .yml)." };
@@ -262,6 +296,14 @@ internal static class CliApp
             return ExitCodes.Ok;
         }
     }
+
+    private static TimeSpan ParseDuration(string text, string option) =>
+        Durations.TryParse(text, out var duration, out var problem) ? duration : throw new ClientException(ExitCodes.InvalidInput, $"{option}: {problem}");
+
+    private static DateTimeOffset ParseTime(string text, string option) =>
+        DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
+            ? at.ToUniversalTime()
+            : throw new ClientException(ExitCodes.InvalidInput, $"{option}: '{text}' is not an ISO 8601 date-time");
 
     private static Argument<string> IdArgument() => new("id") { Description = "The rollout id (see 'rollout list')." };
 

@@ -156,6 +156,37 @@ public sealed class CliAppTests
         }
     }
 
+    [TestMethod]
+    public async Task Simulate_SampleBacktest_CompletesOrRollsBackWithTimeline()
+    {
+        var samples = Path.Combine(RepositoryRoot(), "samples", "backtest");
+        var plan = Path.Combine(samples, "checkout-v2.json");
+        var (code, output, error) = await CliAppRunAsync(["simulate", plan, "--metrics", Path.Combine(samples, "metrics-healthy.csv"), "--approval-delay", "2h"]);
+        Assert.AreEqual(ExitCodes.Ok, code, error);
+        StringAssert.Contains(output, "Outcome: completed.");
+        StringAssert.Contains(output, "Time to full exposure: 13 days 12 hours.");
+
+        (code, output, _) = await CliAppRunAsync(["simulate", plan, "--metrics", Path.Combine(samples, "metrics-regression.csv"), "--approval-delay", "2h"]);
+        Assert.AreEqual(ExitCodes.RolledBack, code);
+        StringAssert.Contains(output, "rolled back in stage '50%'");
+
+        var badMetrics = WritePlan("bad-metrics", "time,criterion,value\nnot-a-time,error-rate,1\n");
+        (code, _, error) = await CliAppRunAsync(["simulate", plan, "--metrics", badMetrics]);
+        Assert.AreEqual(ExitCodes.InvalidInput, code);
+        StringAssert.Contains(error, "line 2");
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Rollout.Functions.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("the repository root (Rollout.Functions.sln) was not found above the test output");
+    }
+
     private static string WritePlan(string name, string text)
     {
         var path = Path.Combine(planDirectory, name + ".json");
