@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
 using Rollout.Core.Api;
 using Rollout.Core.Briefs;
@@ -22,13 +23,17 @@ internal static class Api
         var api = app.MapGroup("/api");
         var mutating = api.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
         {
-            var given = context.HttpContext.Request.Headers[KeyHeader].ToString();
+            // The key comes in the header, or, like Azure Functions' function keys, as ?code= for callers that
+            // cannot set headers (Azure Monitor action group webhooks).
+            var request = context.HttpContext.Request;
+            var given = request.Headers[KeyHeader].ToString() is { Length: > 0 } header ? header : request.Query["code"].ToString();
             return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), keyBytes)
                 ? await next(context)
                 : Problem(StatusCodes.Status401Unauthorized, "Unauthorized", $"send the API key in the '{KeyHeader}' header");
         });
 
         mutating.MapPost("/rollouts", StartAsync);
+        mutating.MapPost("/alerts/azure-monitor", AzureMonitorAlertAsync);
         foreach (var kind in CommandCodec.Kinds)
         {
             mutating.MapPost($"/rollouts/{{id}}/{kind}", (string id, HttpRequest request, RolloutRuntime runtime, CancellationToken ct) => CommandAsync(id, kind, request, runtime, ct));
@@ -119,6 +124,46 @@ internal static class Api
             CommandStatus.Conflict => Problem(StatusCodes.Status409Conflict, "Conflict", outcome.Result.Message, new() { ["commandId"] = outcome.CommandId }),
             _ => Results.Json(payload, RolloutJson.Options),
         };
+    }
+
+    private static async Task<IResult> AzureMonitorAlertAsync(HttpRequest request, RolloutRuntime runtime, CancellationToken ct)
+    {
+        var (body, tooLarge) = await ReadBodyAsync(request, ct);
+        if (tooLarge)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Alert too large", $"an alert may be at most {MaxBodyBytes} bytes");
+        }
+
+        var query = request.Query.ToDictionary(q => q.Key, q => (string?)q.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        if (AzureMonitorAlert.Parse(body, query, out var errors) is not { } alert)
+        {
+            return Results.Json(
+                new { type = "https://rollout.dev/problems/invalid-alert", title = "The alert is not usable", status = 400, detail = "nothing was changed", errors },
+                RolloutJson.Options,
+                "application/problem+json",
+                StatusCodes.Status400BadRequest);
+        }
+
+        var targets = new List<string>();
+        if (alert.RolloutId is { } named)
+        {
+            targets.Add(named);
+        }
+
+        if (alert.Flag is { } flag && runtime.Flags.Evaluate(flag, default).Entry is { } entry && entry.RolloutId is { } active && !targets.Contains(active))
+        {
+            targets.Add(active);
+        }
+
+        var results = new List<object>();
+        foreach (var id in targets)
+        {
+            var command = new SignalCommand(alert.RecordedSignal, alert.Source, alert.Message, alert.CommandId);
+            var outcome = await runtime.ExecuteAsync(id, command, JsonSerializer.Serialize(new CommandBody(Signal: command.Signal, Source: command.Source, Message: command.Message), RolloutJson.Options), ct);
+            results.Add(new { rolloutId = id, status = outcome?.Result.Status.ToString() ?? "NotFound", message = outcome?.Result.Message ?? $"no rollout '{id}'" });
+        }
+
+        return Results.Json(new { alert = alert.AlertId, signal = alert.RecordedSignal, rollouts = results }, RolloutJson.Options);
     }
 
     private static async Task<IResult> ListAsync(string? status, int? limit, RolloutRuntime runtime, CancellationToken ct)
