@@ -96,6 +96,15 @@ public static class ReleaseBrief
 
     private static string Words(CriterionPlan c)
     {
+        if (c.ErrorBudget is { } budget)
+        {
+            var windows = string.Join(" and ", budget.Windows.Select(w => $"{F(w.MaxBurnRate)}x over {Durations.ToWords(w.Window)}"));
+            var burn = $"error budget of SLO {F(budget.Slo)}: fails when it burns faster than {windows} at once, holds when only some windows do";
+            return budget.BudgetWindow is { } bw && budget.MaxBudgetSpent is { } spent
+                ? $"{burn}; fails once {F(spent * 100)}% of the {Durations.ToWords(bw)} budget is spent"
+                : burn;
+        }
+
         var rules = new List<string>();
         if (c.Max is { } max)
         {
@@ -110,6 +119,22 @@ public static class ReleaseBrief
         if (c.MaxBaselineRatio is { } ratio)
         {
             rules.Add($"no more than {F(ratio)} times the value of users without the feature");
+        }
+
+        if (c.MinBaselineRatio is { } minRatio)
+        {
+            rules.Add($"at least {F(minRatio)} times the value of users without the feature");
+        }
+
+        if (c.MaxBaselineDifference is { } difference)
+        {
+            rules.Add($"no more than {F(difference)} above the value of users without the feature");
+        }
+
+        if (c.Test is { } test)
+        {
+            var name = test.Kind == BaselineTestKind.TwoProportion ? "a two-proportion test" : "a Mann-Whitney test";
+            rules.Add($"a difference from users without the feature fails only when {name} finds it significant at {F(test.Confidence * 100)}% confidence (until then the stage holds)");
         }
 
         var text = string.Join(", and ", rules);

@@ -19,13 +19,14 @@ public sealed record MetricQuery(
     string RolloutId,
     string Flag,
     string Stage,
-    DateTimeOffset Since);
+    DateTimeOffset Since,
+    TimeSpan? Window = null);
 
 /// <summary>
 /// What a metric source answered: a value and a sample count, or why there is none. A reading with an
 /// <see cref="Error"/> is never used as a value.
 /// </summary>
-public readonly record struct MetricReading(double? Value, long? Samples, string? Error)
+public readonly record struct MetricReading(double? Value, long? Samples, string? Error, System.Collections.Immutable.ImmutableArray<double> Values = default)
 {
     /// <summary>A reading that failed for <paramref name="reason"/>.</summary>
     public static MetricReading Failed(string reason) => new(null, null, reason);

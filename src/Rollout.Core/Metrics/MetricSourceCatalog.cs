@@ -27,7 +27,7 @@ public sealed record MetricSourceSchema(
     public static MetricSourceSchema Http { get; } = new(
         "http",
         ["url", "value"],
-        ["samples", "timeout"],
+        ["samples", "values", "timeout"],
         "samples",
         spec => CheckHttp(spec));
 
@@ -90,7 +90,7 @@ public sealed record MetricSourceSchema(
             yield return problem;
         }
 
-        foreach (var key in new[] { "value", "samples" })
+        foreach (var key in new[] { "value", "samples", "values" })
         {
             if (spec.Get(key) is { } path && !JsonPath.TryCompile(path, out _, out var error))
             {

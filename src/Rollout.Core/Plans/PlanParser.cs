@@ -235,32 +235,26 @@ public static partial class PlanParser
                 continue;
             }
 
-            v.KnownKeys(criterion, path, "name", "source", "min", "max", "maxBaselineRatio", "minSamples");
+            v.KnownKeys(criterion, path, "name", "kind", "source", "min", "max", "maxBaselineRatio", "minBaselineRatio", "maxBaselineDifference", "test", "minSamples", "slo", "windows", "budget");
             var criterionName = v.RequiredString(criterion, path, "name", 100);
             if (criterionName is not null && !names.Add(criterionName))
             {
                 v.Add($"{path}.name", $"criterion name '{criterionName}' is used twice; criterion names must be unique");
             }
 
+            var kind = v.OptionalString(criterion, path, "kind", 50) ?? "threshold";
+            if (kind is not ("threshold" or "error-budget"))
+            {
+                v.Add($"{path}.kind", $"'{kind}' is not a criterion kind: use 'threshold' (the default) or 'error-budget'");
+            }
+
             var source = ParseSource(v, criterion, path, catalog);
             var min = v.OptionalNumber(criterion, path, "min");
             var max = v.OptionalNumber(criterion, path, "max");
             var ratio = v.OptionalNumber(criterion, path, "maxBaselineRatio");
-            if (min is null && max is null && ratio is null && criterion["min"] is null && criterion["max"] is null && criterion["maxBaselineRatio"] is null)
-            {
-                v.Add(path, "a criterion needs a threshold: min, max, maxBaselineRatio or a combination");
-            }
-
-            if (min is not null && max is not null && min > max)
-            {
-                v.Add($"{path}.min", $"min {min.Value.ToString(CultureInfo.InvariantCulture)} is above max {max.Value.ToString(CultureInfo.InvariantCulture)}");
-            }
-
-            if (ratio is not null && ratio <= 0)
-            {
-                v.Add($"{path}.maxBaselineRatio", "maxBaselineRatio must be above 0 (1.5 allows 50% worse than the baseline)");
-            }
-
+            var minRatio = v.OptionalNumber(criterion, path, "minBaselineRatio");
+            var maxDifference = v.OptionalNumber(criterion, path, "maxBaselineDifference");
+            var test = ParseTest(v, criterion, path, source, catalog);
             long minSamples = 0;
             if (criterion["minSamples"] is { } samplesNode)
             {
@@ -279,10 +273,196 @@ public static partial class PlanParser
                 v.Add($"{path}.source.{samplesKey}", $"minSamples is {minSamples}, so the source must say where the sample count is ('{samplesKey}')");
             }
 
-            result.Add(new CriterionPlan(criterionName ?? string.Empty, source ?? new MetricSourceSpec(string.Empty, ImmutableSortedDictionary<string, string>.Empty), min, max, ratio, minSamples));
+            ErrorBudgetPolicy? budget = null;
+            string[] thresholdKeys = ["min", "max", "maxBaselineRatio", "minBaselineRatio", "maxBaselineDifference", "test"];
+            if (kind == "error-budget")
+            {
+                budget = ParseErrorBudget(v, criterion, path, source);
+                foreach (var key in thresholdKeys.Where(k => criterion[k] is not null))
+                {
+                    v.Add($"{path}.{key}", $"an error-budget criterion is judged by its burn rate; '{key}' does not apply");
+                }
+            }
+            else
+            {
+                foreach (var key in new[] { "slo", "windows", "budget" }.Where(k => criterion[k] is not null))
+                {
+                    v.Add($"{path}.{key}", $"'{key}' belongs to a criterion of kind 'error-budget'");
+                }
+
+                if (thresholdKeys.All(k => criterion[k] is null))
+                {
+                    v.Add(path, "a criterion needs a threshold: min, max, maxBaselineRatio, minBaselineRatio, maxBaselineDifference or a test");
+                }
+            }
+
+            if (min is not null && max is not null && min > max)
+            {
+                v.Add($"{path}.min", $"min {min.Value.ToString(CultureInfo.InvariantCulture)} is above max {max.Value.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            if (ratio is not null && ratio <= 0)
+            {
+                v.Add($"{path}.maxBaselineRatio", "maxBaselineRatio must be above 0 (1.5 allows 50% worse than the baseline)");
+            }
+
+            if (minRatio is not null && minRatio <= 0)
+            {
+                v.Add($"{path}.minBaselineRatio", "minBaselineRatio must be above 0 (0.95 allows 5% below the baseline)");
+            }
+
+            if (maxDifference is not null && maxDifference < 0)
+            {
+                v.Add($"{path}.maxBaselineDifference", "maxBaselineDifference must be 0 or more");
+            }
+
+            result.Add(new CriterionPlan(criterionName ?? string.Empty, source ?? new MetricSourceSpec(string.Empty, ImmutableSortedDictionary<string, string>.Empty), min, max, ratio, minSamples)
+            {
+                MinBaselineRatio = minRatio,
+                MaxBaselineDifference = maxDifference,
+                Test = test,
+                ErrorBudget = budget,
+            });
         }
 
         return result.ToImmutable();
+    }
+
+    private static BaselineTest? ParseTest(Collector v, JsonObject criterion, string criterionPath, MetricSourceSpec? source, MetricSourceCatalog catalog)
+    {
+        if (criterion["test"] is null)
+        {
+            return null;
+        }
+
+        var path = $"{criterionPath}.test";
+        if (criterion["test"] is not JsonObject test)
+        {
+            v.Add(path, "test must be an object: { \"kind\": \"two-proportion\", \"confidence\": 0.95 }");
+            return null;
+        }
+
+        v.KnownKeys(test, path, "kind", "confidence");
+        var kindText = v.RequiredString(test, path, "kind", 50);
+        BaselineTestKind? kind = kindText switch
+        {
+            "two-proportion" => BaselineTestKind.TwoProportion,
+            "mann-whitney" => BaselineTestKind.MannWhitney,
+            null => null,
+            _ => null,
+        };
+        if (kindText is not null && kind is null)
+        {
+            v.Add($"{path}.kind", $"'{kindText}' is not a test: use 'two-proportion' (rates) or 'mann-whitney' (raw values such as latencies)");
+        }
+
+        var confidence = 0.95;
+        if (test["confidence"] is not null)
+        {
+            confidence = v.OptionalNumber(test, path, "confidence") ?? confidence;
+            if (confidence is <= 0.5 or >= 1)
+            {
+                v.Add($"{path}.confidence", "confidence must be above 0.5 and below 1, e.g. 0.95");
+            }
+        }
+
+        if (kind == BaselineTestKind.MannWhitney && source is not null && catalog.TryGet(source.Type, out var schema))
+        {
+            if (!schema.Optional.Contains("values") && !schema.Required.Contains("values"))
+            {
+                v.Add($"{path}.kind", $"a Mann-Whitney test needs raw values, which a '{source.Type}' source cannot give");
+            }
+            else if (source.Get("values") is null)
+            {
+                v.Add($"{criterionPath}.source.values", "a Mann-Whitney test needs the source to say where the raw values are ('values', a JSONPath to an array of numbers)");
+            }
+        }
+
+        return kind is { } k ? new BaselineTest(k, confidence) : null;
+    }
+
+    private static ErrorBudgetPolicy? ParseErrorBudget(Collector v, JsonObject criterion, string path, MetricSourceSpec? source)
+    {
+        var slo = v.OptionalNumber(criterion, path, "slo");
+        if (criterion["slo"] is null)
+        {
+            v.Add($"{path}.slo", "slo is required for an error-budget criterion, e.g. 0.999");
+        }
+        else if (slo is not null && (slo <= 0 || slo >= 1))
+        {
+            v.Add($"{path}.slo", "slo must be above 0 and below 1, e.g. 0.999");
+        }
+
+        var windows = ImmutableArray.CreateBuilder<BurnRateWindow>();
+        if (v.RequiredArray(criterion, path, "windows") is { } array)
+        {
+            if (array.Count == 0)
+            {
+                v.Add($"{path}.windows", "list at least one burn-rate window, e.g. { \"window\": \"1h\", \"maxBurnRate\": 14.4 }");
+            }
+
+            for (var i = 0; i < array.Count; i++)
+            {
+                var windowPath = $"{path}.windows[{i}]";
+                if (array[i] is not JsonObject window)
+                {
+                    v.Add(windowPath, "a window must be an object: { \"window\": \"1h\", \"maxBurnRate\": 14.4 }");
+                    continue;
+                }
+
+                v.KnownKeys(window, windowPath, "window", "maxBurnRate");
+                if (!Durations.TryParse(AsText(window["window"]), out var length, out var error) || length <= TimeSpan.Zero)
+                {
+                    v.Add($"{windowPath}.window", window["window"] is null ? "'window' is required" : error.Length > 0 ? error : "a window must be longer than 0");
+                    continue;
+                }
+
+                var rate = v.OptionalNumber(window, windowPath, "maxBurnRate");
+                if (rate is null or <= 0)
+                {
+                    v.Add($"{windowPath}.maxBurnRate", "maxBurnRate is required and must be above 0 (1 spends the budget exactly over the SLO period)");
+                    continue;
+                }
+
+                windows.Add(new BurnRateWindow(length, rate.Value));
+            }
+        }
+
+        TimeSpan? budgetWindow = null;
+        double? maxSpent = null;
+        if (criterion["budget"] is { } budgetNode)
+        {
+            var budgetPath = $"{path}.budget";
+            if (budgetNode is not JsonObject budget)
+            {
+                v.Add(budgetPath, "budget must be an object: { \"window\": \"30d\", \"maxSpent\": 1.0 }");
+            }
+            else
+            {
+                v.KnownKeys(budget, budgetPath, "window", "maxSpent");
+                if (Durations.TryParse(AsText(budget["window"]), out var length, out var error) && length > TimeSpan.Zero)
+                {
+                    budgetWindow = length;
+                }
+                else
+                {
+                    v.Add($"{budgetPath}.window", budget["window"] is null ? "'window' is required, e.g. '30d'" : error);
+                }
+
+                maxSpent = v.OptionalNumber(budget, budgetPath, "maxSpent") ?? 1.0;
+                if (maxSpent is <= 0 or > 1)
+                {
+                    v.Add($"{budgetPath}.maxSpent", "maxSpent is the share of the budget that may be spent: above 0 and at most 1");
+                }
+            }
+        }
+
+        if (source is not null && !source.Settings.Values.Any(value => value.Contains("{{window}}", StringComparison.Ordinal)))
+        {
+            v.Add($"{path}.source", "an error-budget source must use {{window}} in its query or URL: it is asked for the error ratio of each window");
+        }
+
+        return slo is { } s ? new ErrorBudgetPolicy(s, windows.ToImmutable(), budgetWindow, maxSpent) : null;
     }
 
     private static MetricSourceSpec? ParseSource(Collector v, JsonObject criterion, string criterionPath, MetricSourceCatalog catalog)

@@ -49,14 +49,57 @@ public sealed record ApprovalPolicy(ImmutableArray<string> Approvers)
         !string.IsNullOrWhiteSpace(who) && Approvers.Any(a => string.Equals(a, who.Trim(), StringComparison.OrdinalIgnoreCase));
 }
 
-/// <summary>An exit criterion: a metric from <paramref name="Source"/> held against bounds and the baseline cohort.</summary>
+/// <summary>
+/// An exit criterion: a metric from <paramref name="Source"/> held against absolute bounds and the baseline
+/// cohort, optionally confirmed by a statistical test; or, with <see cref="ErrorBudget"/>, an SLO's burn rate.
+/// </summary>
 public sealed record CriterionPlan(
     string Name,
     MetricSourceSpec Source,
     double? Min,
     double? Max,
     double? MaxBaselineRatio,
-    long MinSamples);
+    long MinSamples)
+{
+    /// <summary>The treatment must be at least this multiple of the baseline (for metrics where lower is worse).</summary>
+    public double? MinBaselineRatio { get; init; }
+
+    /// <summary>The treatment may exceed the baseline by at most this much (absolute).</summary>
+    public double? MaxBaselineDifference { get; init; }
+
+    /// <summary>A test that must find the treatment significantly worse before a baseline breach fails.</summary>
+    public BaselineTest? Test { get; init; }
+
+    /// <summary>When set, the criterion judges an SLO's error-budget burn instead of bounds.</summary>
+    public ErrorBudgetPolicy? ErrorBudget { get; init; }
+
+    /// <summary>True when the criterion reads the baseline cohort.</summary>
+    [JsonIgnore]
+    public bool ComparesWithBaseline => MaxBaselineRatio is not null || MinBaselineRatio is not null || MaxBaselineDifference is not null || Test is not null;
+}
+
+/// <summary>The statistical tests a baseline comparison can require.</summary>
+public enum BaselineTestKind
+{
+    /// <summary>Two-proportion z-test on rates (value is a proportion, samples the number of trials).</summary>
+    TwoProportion,
+
+    /// <summary>Mann-Whitney U test on raw values (e.g. latencies) read by the source's <c>values</c> setting.</summary>
+    MannWhitney,
+}
+
+/// <summary>A one-sided test at <paramref name="Confidence"/> (e.g. 0.95) that the treatment is worse than the baseline.</summary>
+public sealed record BaselineTest(BaselineTestKind Kind, double Confidence);
+
+/// <summary>One burn-rate window: the error ratio over <paramref name="Window"/> may burn the budget at most <paramref name="MaxBurnRate"/> times the sustainable rate.</summary>
+public sealed record BurnRateWindow(TimeSpan Window, double MaxBurnRate);
+
+/// <summary>
+/// Error-budget gating for an SLO (e.g. 0.999): the source answers the error ratio over <c>{{window}}</c>.
+/// The criterion fails when every burn-rate window burns too fast, or when the budget over
+/// <paramref name="BudgetWindow"/> is spent beyond <paramref name="MaxBudgetSpent"/>; it holds when only some windows do.
+/// </summary>
+public sealed record ErrorBudgetPolicy(double Slo, ImmutableArray<BurnRateWindow> Windows, TimeSpan? BudgetWindow, double? MaxBudgetSpent);
 
 /// <summary>
 /// Where a criterion's metric comes from: a source <paramref name="Type"/> (<c>http</c>, <c>prometheus</c>, ...)

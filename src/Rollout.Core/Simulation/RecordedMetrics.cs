@@ -12,7 +12,8 @@ public readonly record struct RecordedPoint(DateTimeOffset At, double Value, lon
 /// <summary>
 /// Recorded metric series, by criterion and cohort, read from CSV (<c>time,criterion,cohort,value,samples</c>)
 /// or JSON (<c>[{"time","criterion","cohort","value","samples"}]</c>). At a moment <c>t</c> a series answers
-/// its latest point at or before <c>t</c>, as monitoring would.
+/// its latest point at or before <c>t</c>, as monitoring would. An error-budget criterion's windows are series
+/// named <c>criterion@window</c> (e.g. <c>slo@1h</c>).
 /// </summary>
 public sealed class RecordedMetrics
 {

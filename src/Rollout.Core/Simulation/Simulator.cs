@@ -88,10 +88,13 @@ public static class Simulator
             else
             {
                 var evaluate = RolloutMachine.Step(state, new Tick(), now).Effects.OfType<EvaluateCriteria>().Single();
-                var results = plan.Criteria.Select(c => GateEvaluator.Evaluate(
-                    c,
-                    metrics.ReadingAt(c.Name, Cohort.Treatment, now, staleAfter),
-                    c.MaxBaselineRatio is null ? null : metrics.ReadingAt(c.Name, Cohort.Baseline, now, staleAfter)));
+                var results = plan.Criteria.Select(c => c.ErrorBudget is { } budget
+                    ? GateEvaluator.EvaluateErrorBudget(c, budget.Windows.Select(w => w.Window).Concat(budget.BudgetWindow is { } b ? [b] : []).Distinct()
+                        .ToDictionary(w => w, w => metrics.ReadingAt($"{c.Name}@{MetricTemplate.WindowText(w)}", Cohort.Treatment, now, staleAfter)))
+                    : GateEvaluator.Evaluate(
+                        c,
+                        metrics.ReadingAt(c.Name, Cohort.Treatment, now, staleAfter),
+                        c.ComparesWithBaseline ? metrics.ReadingAt(c.Name, Cohort.Baseline, now, staleAfter) : null));
                 step = RolloutMachine.Step(state, new EvaluationCompleted(new Evaluation(now, evaluate.StageIndex, [.. results])), now);
             }
 

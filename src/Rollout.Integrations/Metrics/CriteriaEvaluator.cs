@@ -33,10 +33,17 @@ public sealed class CriteriaEvaluator
         var stage = plan.Stages[effect.StageIndex].Name;
         var results = await Task.WhenAll(plan.Criteria.Select(async criterion =>
         {
+            if (criterion.ErrorBudget is { } budget)
+            {
+                var windows = budget.Windows.Select(w => w.Window).Concat(budget.BudgetWindow is { } b ? [b] : []).Distinct().ToArray();
+                var readings = await Task.WhenAll(windows.Select(w => ReadAsync(criterion, Cohort.Treatment, state.Id, plan.Flag, stage, effect.Since, cancellationToken, w)));
+                return GateEvaluator.EvaluateErrorBudget(criterion, windows.Zip(readings).ToDictionary(p => p.First, p => p.Second));
+            }
+
             var treatment = ReadAsync(criterion, Cohort.Treatment, state.Id, plan.Flag, stage, effect.Since, cancellationToken);
-            var baseline = criterion.MaxBaselineRatio is null
-                ? Task.FromResult<MetricReading?>(null)
-                : ReadOptionalAsync(criterion, state.Id, plan.Flag, stage, effect.Since, cancellationToken);
+            var baseline = criterion.ComparesWithBaseline
+                ? ReadOptionalAsync(criterion, state.Id, plan.Flag, stage, effect.Since, cancellationToken)
+                : Task.FromResult<MetricReading?>(null);
             return GateEvaluator.Evaluate(criterion, await treatment, await baseline);
         }));
         return new Evaluation(time.GetUtcNow(), effect.StageIndex, [.. results]);
@@ -45,7 +52,7 @@ public sealed class CriteriaEvaluator
     private async Task<MetricReading?> ReadOptionalAsync(CriterionPlan criterion, string id, string flag, string stage, DateTimeOffset since, CancellationToken ct) =>
         await ReadAsync(criterion, Cohort.Baseline, id, flag, stage, since, ct);
 
-    private async Task<MetricReading> ReadAsync(CriterionPlan criterion, Cohort cohort, string id, string flag, string stage, DateTimeOffset since, CancellationToken ct)
+    private async Task<MetricReading> ReadAsync(CriterionPlan criterion, Cohort cohort, string id, string flag, string stage, DateTimeOffset since, CancellationToken ct, TimeSpan? window = null)
     {
         if (!sources.TryGetValue(criterion.Source.Type, out var source))
         {
@@ -54,7 +61,7 @@ public sealed class CriteriaEvaluator
 
         try
         {
-            return await source.ReadAsync(new MetricQuery(criterion.Source, cohort, id, flag, stage, since), ct);
+            return await source.ReadAsync(new MetricQuery(criterion.Source, cohort, id, flag, stage, since, window), ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {

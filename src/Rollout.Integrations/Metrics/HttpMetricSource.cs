@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -109,6 +110,27 @@ public sealed class HttpMetricSource(HttpClient client) : IMetricSource
             }
 
             samples = (long)Math.Floor(count);
+        }
+
+        if (spec.Get("values") is { } valuesText && JsonPath.TryCompile(valuesText, out var valuesPath, out _))
+        {
+            if (!valuesPath.TrySelect(root, out var array) || array.ValueKind != JsonValueKind.Array)
+            {
+                return new MetricReading(value, samples, $"no array of values at {valuesPath.Text}");
+            }
+
+            var values = ImmutableArray.CreateBuilder<double>(array.GetArrayLength());
+            foreach (var item in array.EnumerateArray())
+            {
+                if (!TryNumber(item, out var number) || !double.IsFinite(number))
+                {
+                    return new MetricReading(value, samples, $"values at {valuesPath.Text} hold a non-number: {Truncate(item.GetRawText())}");
+                }
+
+                values.Add(number);
+            }
+
+            return new MetricReading(value, samples, null, values.MoveToImmutable());
         }
 
         return new MetricReading(value, samples, null);

@@ -205,6 +205,22 @@ public sealed class CriteriaEvaluatorTests
     }
 
     [TestMethod]
+    public async Task EvaluateAsync_ErrorBudget_QueriesEveryWindowOnce()
+    {
+        var source = new FakeSource(q => new MetricReading(q.Window == TimeSpan.FromHours(1) ? 0.02 : 0.008, null, null));
+        var criterion = JsonNode.Parse("""
+            { "name": "slo", "kind": "error-budget", "source": { "type": "http", "url": "http://127.0.0.1:9/e?w={{window}}", "value": "$.v" },
+              "slo": 0.999, "windows": [ { "window": "1h", "maxBurnRate": 14.4 }, { "window": "6h", "maxBurnRate": 6 } ] }
+            """)!.AsObject();
+
+        var evaluation = await Evaluator(source).EvaluateAsync(StateOf(criterion), new EvaluateCriteria(0, TestPlans.T0), TestContext.CancellationToken);
+
+        Assert.AreEqual(Outcome.Fail, evaluation.Outcome, evaluation.Criteria[0].Reason);
+        Assert.AreSequenceEqual(new[] { TimeSpan.FromHours(1), TimeSpan.FromHours(6) }, source.Queries.Select(q => q.Window!.Value).Order().ToArray());
+        Assert.IsTrue(source.Queries.All(q => q.Cohort == Cohort.Treatment));
+    }
+
+    [TestMethod]
     public void Catalog_ListsTheAdaptersTypes()
     {
         var evaluator = Evaluator(new FakeSource(_ => default));

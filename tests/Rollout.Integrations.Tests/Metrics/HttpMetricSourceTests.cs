@@ -34,6 +34,8 @@ public sealed class HttpMetricSourceTests
         var app = builder.Build();
 
         app.MapGet("/good", () => Json("""{ "value": 0.004, "count": 250 }"""));
+        app.MapGet("/values", () => Json("""{ "value": 2, "count": 3, "all": [1, "2", 3.5] }"""));
+        app.MapGet("/values-bad", () => Json("""{ "value": 2, "count": 3, "all": [1, "slow"] }"""));
         app.MapGet("/nested", () => Json("""{ "status": "success", "data": [ { "value": 0.25, "count": "1200" }, { "value": 9, "count": 1 } ] }"""));
         app.MapGet("/string-number", () => Json("""{ "value": "0.5", "count": "40" }"""));
         app.MapGet("/nan", () => Json("""{ "value": "NaN", "count": 40 }"""));
@@ -104,6 +106,19 @@ public sealed class HttpMetricSourceTests
         var reading = await ReadAsync(baseUrl + "/good");
 
         Assert.AreEqual(new MetricReading(0.004, 250, null), reading);
+    }
+
+    [TestMethod]
+    public async Task ReadAsync_ValuesPath_ReadsRawValuesForTests()
+    {
+        var spec = new MetricSourceSpec("http", TestPlans.Settings(("url", baseUrl + "/values"), ("value", "$.value"), ("samples", "$.count"), ("values", "$.all"), ("timeout", "5s")));
+        var reading = await Source.ReadAsync(new MetricQuery(spec, Cohort.Treatment, "r1", "f", "s", TestPlans.T0), TestContext.CancellationToken);
+        Assert.IsNull(reading.Error);
+        Assert.AreSequenceEqual(new[] { 1d, 2d, 3.5d }, reading.Values.ToArray());
+
+        var bad = new MetricSourceSpec("http", TestPlans.Settings(("url", baseUrl + "/values-bad"), ("value", "$.value"), ("samples", "$.count"), ("values", "$.all"), ("timeout", "5s")));
+        var refused = await Source.ReadAsync(new MetricQuery(bad, Cohort.Treatment, "r1", "f", "s", TestPlans.T0), TestContext.CancellationToken);
+        Assert.StartsWith("values at $.all hold a non-number", refused.Error);
     }
 
     [TestMethod]
