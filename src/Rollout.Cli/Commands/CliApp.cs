@@ -6,6 +6,7 @@ using Rollout.Cli.Hosting;
 using Rollout.Core.Api;
 using Rollout.Core.Plans;
 using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Metrics.AzureMonitor;
 
 namespace Rollout.Cli.Commands;
 
@@ -119,7 +120,8 @@ internal static class CliApp
         Verb("validate", "Check a plan file offline and print its release brief, or every problem.", async (p, _) =>
         {
             var (text, isYaml) = ReadPlan(p.GetValue(planFile)!);
-            var result = PlanParser.Parse(text, isYaml, new CriteriaEvaluator([new HttpMetricSource(new HttpClient())], TimeProvider.System).Catalog);
+            var azure = new AzureMonitorConnection(); // offline: only the schemas are used, no credential is created
+            var result = PlanParser.Parse(text, isYaml, new CriteriaEvaluator([new HttpMetricSource(new HttpClient()), new AzureMonitorLogsSource(azure, TimeProvider.System), new AzureMonitorMetricsSource(azure, TimeProvider.System)], TimeProvider.System).Catalog);
             if (!result.IsValid)
             {
                 foreach (var (path, messages) in result.Errors)

@@ -5,6 +5,7 @@ using Rollout.Core.Metrics;
 using Rollout.Core.Storage;
 using Rollout.Integrations.Exposure;
 using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Metrics.AzureMonitor;
 using Rollout.Integrations.Storage;
 
 namespace Rollout.Cli.Hosting;
@@ -38,6 +39,9 @@ internal static class LocalHost
         services.AddSingleton<IRolloutStore>(new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)));
         services.AddSingleton(HttpMetricSource.CreateClient());
         services.AddSingleton<IMetricSource, HttpMetricSource>();
+        services.AddSingleton(new AzureMonitorConnection()); // DefaultAzureCredential, created on the first Azure Monitor query
+        services.AddSingleton<IMetricSource, AzureMonitorLogsSource>();
+        services.AddSingleton<IMetricSource, AzureMonitorMetricsSource>();
         services.AddSingleton(sp => new CriteriaEvaluator(sp.GetServices<IMetricSource>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<FlagStore>();
         services.AddSingleton<RolloutRuntime>();
