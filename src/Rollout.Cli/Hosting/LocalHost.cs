@@ -37,7 +37,7 @@ internal static class LocalHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IRolloutStore>(new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)));
         services.AddSingleton(HttpMetricSource.CreateClient());
-        services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>()));
+        services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CriteriaEvaluator(sp.GetRequiredService<IReadOnlyList<IMetricSource>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<FlagStore>();
         services.AddSingleton<RolloutRuntime>();
