@@ -109,11 +109,16 @@ internal static class CliApp
         }, urls, data, demoMetrics);
 
         // demo
-        var scenario = new Option<string>("--scenario") { Description = "healthy: every stage passes; regression: the error rate jumps at 50% and the rollout rolls back.", DefaultValueFactory = _ => "healthy" };
-        scenario.AcceptOnlyFromAmong("healthy", "regression");
+        var scenario = new Option<string>("--scenario")
+        {
+            Description = "healthy: every stage passes; regression: the error rate jumps at 50% and the rollout rolls back; "
+                + "prometheus: a sample service, a load generator and a real Prometheus (on PATH) catch a regression at 50%.",
+            DefaultValueFactory = _ => "healthy",
+        };
+        scenario.AcceptOnlyFromAmong("healthy", "regression", "prometheus");
         var demoData = new Option<string?>("--data") { Description = "Keep the demo's store in this directory (default: a temporary one)." };
         Verb("demo", "Run a real rollout on an embedded local host with second-long stages, and watch it progress.", (p, ct) =>
-            DemoRunner.RunAsync(p.GetValue(scenario)!, p.GetValue(demoData), output, ct), scenario, demoData);
+            p.GetValue(scenario) == "prometheus" ? PrometheusDemo.RunAsync(output, ct) : DemoRunner.RunAsync(p.GetValue(scenario)!, p.GetValue(demoData), output, ct), scenario, demoData);
 
         // validate
         var planFile = new Argument<FileInfo>("plan") { Description = "Plan file (.json, .yaml or .yml)." };

@@ -187,7 +187,7 @@ internal static class Api
     {
         var context = new SubjectContext(subject, group, tenant, region, role);
         var (decision, entry) = runtime.Flags.Evaluate(flag, context);
-        return Results.Json(new FlagAnswer(flag, decision.Enabled, decision.Reason, entry?.Exposure.StageName, entry?.RolloutId), RolloutJson.Options);
+        return Results.Json(new FlagAnswer(flag, decision.Enabled, decision.Reason, entry?.Exposure.StageName, entry?.Exposure.Percent ?? 0m, entry?.RolloutId), RolloutJson.Options);
     }
 
     private static async Task<(string Body, bool TooLarge)> ReadBodyAsync(HttpRequest request, CancellationToken ct)
@@ -231,4 +231,4 @@ internal static class Api
 }
 
 /// <summary>The answer of <c>GET /api/flags/{flag}/evaluate</c>.</summary>
-internal sealed record FlagAnswer(string Flag, bool Enabled, string Reason, string? Stage, string? RolloutId);
+internal sealed record FlagAnswer(string Flag, bool Enabled, string Reason, string? Stage, decimal Percent, string? RolloutId);
