@@ -20,13 +20,16 @@ namespace Rollout.Integrations.Tests.Storage;
 public sealed class TableRolloutStoreTests : RolloutStoreContractTests
 {
     private readonly ConcurrentQueue<Uri> requests = new();
+    private readonly RecordingHandler recorder;
     private AzuriteFixture azurite = null!;
+
+    public TableRolloutStoreTests() => recorder = new RecordingHandler(requests) { InnerHandler = new SocketsHttpHandler() };
     private TableRolloutStore tableStore = null!;
 
     protected override async Task<IRolloutStore> CreateStoreAsync(CancellationToken cancellationToken)
     {
         azurite = await AzuriteFixture.GetAsync(cancellationToken);
-        tableStore = TableRolloutStore.FromConnectionString(azurite.ConnectionString, NewPrefix(), RecordingTransport(requests));
+        tableStore = TableRolloutStore.FromConnectionString(azurite.ConnectionString, NewPrefix(), new HttpClientTransport(new HttpClient(recorder)));
         return tableStore;
     }
 
@@ -153,6 +156,26 @@ public sealed class TableRolloutStoreTests : RolloutStoreContractTests
         Assert.Contains("append-only", refused.Message);
         AssertSameAudit(started.Audit, await Store.GetAuditAsync("r1", 0, Ct));
         Assert.AreEqual(1L, (await Store.GetAsync("r1", Ct))?.Version);
+    }
+
+    // ---- retries ---------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task CreateAndSaveAsync_AnswerLostAndRetriedByThePipeline_SucceedOnceWithEachWrittenOnce()
+    {
+        // The service commits the transaction, the answer is lost (503), Azure.Core retries: the retry meets its own write.
+        var started = TestPlans.Start("r1", "new-checkout", T0);
+        recorder.LostTransactionAnswers = 1;
+        await Store.CreateAsync(started.State, started.Audit, Ct);
+        var paused = TestPlans.Paused(started.State, T0.AddMinutes(1));
+        recorder.LostTransactionAnswers = 1;
+        var saved = await Store.SaveAsync(new Checkpoint(paused.State, 1, paused.Audit, null, false), Ct);
+
+        Assert.IsTrue(saved);
+        Assert.AreEqual(0, recorder.LostTransactionAnswers);
+        Assert.AreEqual(2L, (await Store.GetAsync("r1", Ct))?.Version);
+        AssertSameAudit(started.Audit.AddRange(paused.Audit), await Store.GetAuditAsync("r1", 0, Ct));
+        Assert.IsFalse(await Store.SaveAsync(new Checkpoint(paused.State, 1, paused.Audit, null, false), Ct), "a real second writer at the old version still loses");
     }
 
     // ---- authentication --------------------------------------------------------------------------------------
@@ -289,9 +312,6 @@ public sealed class TableRolloutStoreTests : RolloutStoreContractTests
             """;
     }
 
-    private static HttpClientTransport RecordingTransport(ConcurrentQueue<Uri> requests) =>
-        new(new HttpClient(new RecordingHandler(requests) { InnerHandler = new SocketsHttpHandler() }));
-
     private sealed class FixedTokenCredential : TokenCredential
     {
         public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken) => new("token", DateTimeOffset.UtcNow.AddHours(1));
@@ -299,12 +319,23 @@ public sealed class TableRolloutStoreTests : RolloutStoreContractTests
         public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken) => new(GetToken(requestContext, cancellationToken));
     }
 
+    /// <summary>Records request URIs; can deliver the next transaction to the service and lose its answer (a 503 instead).</summary>
     private sealed class RecordingHandler(ConcurrentQueue<Uri> requests) : DelegatingHandler
     {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        public int LostTransactionAnswers { get; set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             requests.Enqueue(request.RequestUri!);
-            return base.SendAsync(request, cancellationToken);
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.RequestUri!.AbsolutePath.EndsWith("/$batch", StringComparison.Ordinal) && LostTransactionAnswers > 0)
+            {
+                LostTransactionAnswers--;
+                response.Dispose();
+                return new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) { RequestMessage = request };
+            }
+
+            return response;
         }
     }
 }

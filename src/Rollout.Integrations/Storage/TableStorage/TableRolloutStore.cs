@@ -107,7 +107,8 @@ public sealed partial class TableRolloutStore : IRolloutStore
     {
         var partition = TableValues.Key(state.Id);
         var lockTaken = !state.IsTerminal && await AcquireFlagAsync(state.Plan.Flag, state.Id, cancellationToken);
-        var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, RolloutEntity(state, 1, string.Empty, 0)) };
+        var row = RolloutEntity(state, 1, string.Empty, 0);
+        var actions = new List<TableTransactionAction> { new(TableTransactionActionType.Add, row) };
         actions.AddRange(audit.Select(e => new TableTransactionAction(TableTransactionActionType.Add, AuditEntity(partition, e))));
         try
         {
@@ -115,15 +116,23 @@ public sealed partial class TableRolloutStore : IRolloutStore
         }
         catch (TableTransactionFailedException ex)
         {
+            if (ex.Status == 409 && await HoldsAsync(partition, 1, row, cancellationToken))
+            {
+                return; // Azure.Core retried a transaction whose answer was lost: the first try wrote exactly this.
+            }
+
             // The service refused the transaction, so nothing of it was written: give the flag back.
             if (lockTaken)
             {
                 await ReleaseFlagAsync(state.Plan.Flag, state.Id, cancellationToken);
             }
 
-            throw ex.Status == 409
-                ? new InvalidOperationException($"rollout '{state.Id}' already exists", ex)
-                : ex;
+            if (ex.Status == 409)
+            {
+                throw new InvalidOperationException($"rollout '{state.Id}' already exists", ex);
+            }
+
+            throw;
         }
     }
 
@@ -175,10 +184,8 @@ public sealed partial class TableRolloutStore : IRolloutStore
             var (leaseOwner, leaseUntil) = checkpoint.ReleaseLease
                 ? (string.Empty, 0L)
                 : (current.GetString("LeaseOwner") ?? string.Empty, current.GetInt64("LeaseUntilMs") ?? 0L);
-            var actions = new List<TableTransactionAction>
-            {
-                new(TableTransactionActionType.UpdateReplace, RolloutEntity(state, checkpoint.ExpectedVersion + 1, leaseOwner, leaseUntil), RequireETag(current)),
-            };
+            var row = RolloutEntity(state, checkpoint.ExpectedVersion + 1, leaseOwner, leaseUntil);
+            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, row, RequireETag(current)) };
             actions.AddRange(checkpoint.Audit.Select(e => new TableTransactionAction(TableTransactionActionType.Add, AuditEntity(partition, e))));
             if (checkpoint.AnsweredCommand is { } command)
             {
@@ -203,6 +210,12 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 // Nothing was written. Find out why: another writer (false), a repeated audit seq (an error, as in
                 // SQLite), or a change that is no new version (a lease claimed or released, the command answered).
                 var now = await rollouts.GetEntityAsync(partition, RolloutRow, cancellationToken);
+                if (now is not null && now.GetInt64("Version") == checkpoint.ExpectedVersion + 1 && SameState(now, row))
+                {
+                    // Azure.Core retried a transaction whose answer was lost: the first try wrote exactly this.
+                    break;
+                }
+
                 if (now is null || now.GetInt64("Version") != checkpoint.ExpectedVersion)
                 {
                     return false;
@@ -231,13 +244,15 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 continue;
             }
 
-            if (state.IsTerminal)
-            {
-                await ReleaseFlagAsync(state.Plan.Flag, state.Id, cancellationToken);
-            }
-
-            return true;
+            break;
         }
+
+        if (state.IsTerminal)
+        {
+            await ReleaseFlagAsync(state.Plan.Flag, state.Id, cancellationToken);
+        }
+
+        return true;
     }
 
     /// <inheritdoc/>
@@ -568,6 +583,13 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 : null);
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /// <summary>True when the stored rollout row is at <paramref name="version"/> with the state of <paramref name="written"/>.</summary>
+    private async Task<bool> HoldsAsync(string partition, long version, TableEntity written, CancellationToken ct) =>
+        await rollouts.GetEntityAsync(partition, RolloutRow, ct) is { } stored && stored.GetInt64("Version") == version && SameState(stored, written);
+
+    private static bool SameState(TableEntity stored, TableEntity written) =>
+        TableValues.ReadText(stored, "State") is { } text && text == TableValues.ReadText(written, "State");
 
     private static bool IsDueAndFree(TableEntity row, long nowMs) =>
         (row.GetInt64("WakeAtMs") ?? Never) <= nowMs && (row.GetInt64("LeaseUntilMs") ?? 0) < nowMs;
