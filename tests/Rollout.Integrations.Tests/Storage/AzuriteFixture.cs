@@ -128,7 +128,8 @@ public sealed class AzuriteFixture : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"Azurite exited with code {process.ExitCode} before answering:\n{Snapshot(output)}");
+                var hint = process.ExitCode == 127 ? " (is Node.js installed? 'azurite-table' runs on 'node')" : string.Empty;
+                throw new InvalidOperationException($"Azurite exited with code {process.ExitCode} before answering{hint}:\n{Snapshot(output)}");
             }
 
             try

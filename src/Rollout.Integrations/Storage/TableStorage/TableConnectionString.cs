@@ -4,6 +4,12 @@ namespace Rollout.Integrations.Storage.TableStorage;
 /// The parts of a storage connection string the Table store uses: the table endpoint, the account and its key.
 /// Error messages name the missing or malformed part, never a value (a connection string holds a secret).
 /// </summary>
+/// <remarks>
+/// Checked in Azurite 3.37's README ("Default storage account", "Connection string"): the development account is
+/// <c>devstoreaccount1</c> with the published key below, its table endpoint <c>http://127.0.0.1:10002/devstoreaccount1</c>,
+/// and <c>UseDevelopmentStorage=true</c> is the shorthand for it; learn.microsoft.com "Update Entity" gives the same
+/// emulated URI form (<c>127.0.0.1:10002</c> followed by the account name).
+/// </remarks>
 internal sealed record TableConnectionString(Uri TableEndpoint, string AccountName, string AccountKey)
 {
     /// <summary>Azurite's (and the old emulator's) well-known development account.</summary>
