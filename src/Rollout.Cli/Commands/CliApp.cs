@@ -96,17 +96,49 @@ internal static class CliApp
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on.", DefaultValueFactory = _ => DefaultUrl };
         var data = new Option<string>("--data") { Description = "Directory of the SQLite store and the generated API key.", DefaultValueFactory = _ => "./.rollout" };
         var demoMetrics = new Option<bool>("--demo-metrics") { Description = "Also serve the demo's stand-in metrics at /demo/metrics/error-rate." };
-        Verb("serve", "Run the local host: the HTTP API, the SQLite store and the scheduler.", async (p, ct) =>
+        var store = new Option<string>("--store") { Description = "Where rollouts are kept: sqlite (a file under --data) or azure-tables (Azure Table Storage or Azurite).", DefaultValueFactory = _ => LocalHost.SqliteStore };
+        store.AcceptOnlyFromAmong(LocalHost.SqliteStore, LocalHost.AzureTablesStore);
+        // No DefaultValueFactory: help would print the connection string (a secret) taken from the environment.
+        var connection = new Option<string?>("--connection") { Description = "Storage connection string of the azure-tables store, e.g. \"UseDevelopmentStorage=true\". Default: $ROLLOUT_STORE_CONNECTION." };
+        Verb("serve", "Run the local host: the HTTP API, the store and the scheduler.", async (p, ct) =>
         {
             var dataDirectory = Path.GetFullPath(p.GetValue(data)!);
+            var storeKind = p.GetValue(store)!;
+            var storeConnection = p.GetValue(connection) is { Length: > 0 } c ? c : Environment.GetEnvironmentVariable("ROLLOUT_STORE_CONNECTION");
+            if (storeKind == LocalHost.AzureTablesStore && string.IsNullOrWhiteSpace(storeConnection))
+            {
+                await error.WriteLineAsync("error: --store azure-tables needs a connection string: --connection \"UseDevelopmentStorage=true\" (Azurite) or ROLLOUT_STORE_CONNECTION");
+                return ExitCodes.InvalidInput;
+            }
+
             var (apiKey, keyFile) = LocalHost.ResolveApiKey(dataDirectory);
-            var app = LocalHost.Build(new LocalHostOptions(p.GetValue(urls)!, dataDirectory, apiKey, p.GetValue(demoMetrics)));
-            await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
-            await output.WriteLineAsync($"Rollout host on {p.GetValue(urls)}, data in {dataDirectory}");
+            WebApplication app;
+            try
+            {
+                app = LocalHost.Build(new LocalHostOptions(p.GetValue(urls)!, dataDirectory, apiKey, p.GetValue(demoMetrics), Store: storeKind, StoreConnection: storeConnection));
+                await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
+            }
+            catch (Exception ex) when (ex is FormatException or NotSupportedException)
+            {
+                // Messages name the failing part, never the connection string.
+                await error.WriteLineAsync($"error: the {storeKind} store cannot be used: {ex.Message}");
+                return ExitCodes.InvalidInput;
+            }
+            catch (Exception ex) when (ex is Azure.RequestFailedException || (ex is AggregateException a && a.InnerExceptions.All(e => e is Azure.RequestFailedException)))
+            {
+                // The service's answer, or the transport's after Azure.Core's retries (an AggregateException of each try).
+                var reason = ex is AggregateException tries ? $"{tries.InnerExceptions[^1].Message} ({tries.InnerExceptions.Count} tries)" : ex.Message;
+                await error.WriteLineAsync($"error: the {storeKind} store cannot be reached or refused the request: {reason}");
+                return ExitCodes.Error;
+            }
+
+            await output.WriteLineAsync(storeKind == LocalHost.SqliteStore
+                ? $"Rollout host on {p.GetValue(urls)}, data in {dataDirectory}"
+                : $"Rollout host on {p.GetValue(urls)}, store {storeKind}, API key and data in {dataDirectory}");
             await output.WriteLineAsync(keyFile is null ? "API key: from ROLLOUT_API_KEY" : $"API key: in {keyFile} (the CLI reads it from ./.rollout/api-key or ROLLOUT_API_KEY)");
             await app.RunAsync(ct);
             return ExitCodes.Ok;
-        }, urls, data, demoMetrics);
+        }, urls, data, demoMetrics, store, connection);
 
         // demo
         var scenario = new Option<string>("--scenario")

@@ -6,16 +6,33 @@ using Rollout.Core.Storage;
 using Rollout.Integrations.Exposure;
 using Rollout.Integrations.Metrics;
 using Rollout.Integrations.Storage;
+using Rollout.Integrations.Storage.TableStorage;
 
 namespace Rollout.Cli.Hosting;
 
-/// <summary>What <c>rollout serve</c> runs with.</summary>
-internal sealed record LocalHostOptions(string Urls, string DataDirectory, string ApiKey, bool DemoMetrics = false, SchedulerOptions? Scheduler = null, LogLevel LogLevel = LogLevel.Information);
+/// <summary>
+/// What <c>rollout serve</c> runs with. <c>Store</c> is <see cref="LocalHost.SqliteStore"/> (a file under the data
+/// directory) or <see cref="LocalHost.AzureTablesStore"/> with its <c>StoreConnection</c> string.
+/// </summary>
+internal sealed record LocalHostOptions(
+    string Urls, string DataDirectory, string ApiKey, bool DemoMetrics = false, SchedulerOptions? Scheduler = null, LogLevel LogLevel = LogLevel.Information,
+    string Store = LocalHost.SqliteStore, string? StoreConnection = null);
 
-/// <summary>The local host: the HTTP API on Kestrel, the SQLite store under the data directory, and the scheduler.</summary>
+/// <summary>The local host: the HTTP API on Kestrel, the store (SQLite under the data directory, or Azure Table Storage), and the scheduler.</summary>
 internal static class LocalHost
 {
     public const string DatabaseFile = "rollout.db";
+    public const string SqliteStore = "sqlite";
+    public const string AzureTablesStore = "azure-tables";
+
+    /// <summary>The store the options name. Throws <see cref="FormatException"/> for a malformed connection string (the message names no secret).</summary>
+    public static IRolloutStore CreateStore(LocalHostOptions options) => options.Store switch
+    {
+        SqliteStore => new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)),
+        AzureTablesStore => TableRolloutStore.FromConnectionString(
+            options.StoreConnection is { Length: > 0 } connection ? connection : throw new FormatException("the azure-tables store needs a connection string")),
+        _ => throw new FormatException($"unknown store '{options.Store}' (sqlite or azure-tables)"),
+    };
 
     public static WebApplication Build(LocalHostOptions options)
     {
@@ -35,7 +52,7 @@ internal static class LocalHost
 
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IRolloutStore>(new SqliteRolloutStore(Path.Combine(options.DataDirectory, DatabaseFile)));
+        services.AddSingleton(CreateStore(options));
         services.AddSingleton(HttpMetricSource.CreateClient());
         services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CriteriaEvaluator(sp.GetRequiredService<IReadOnlyList<IMetricSource>>(), sp.GetRequiredService<TimeProvider>()));

@@ -187,6 +187,28 @@ public sealed class CliAppTests
         return directory?.FullName ?? throw new InvalidOperationException("the repository root (Rollout.Functions.sln) was not found above the test output");
     }
 
+    [TestMethod]
+    public async Task Serve_AzureTablesWithoutOrWithMalformedConnection_ExitsWithInvalidInputNamingNoSecret()
+    {
+        if (Environment.GetEnvironmentVariable("ROLLOUT_STORE_CONNECTION") is { Length: > 0 })
+        {
+            Assert.Inconclusive("ROLLOUT_STORE_CONNECTION is set in this environment");
+        }
+
+        var data = Path.Combine(planDirectory, "serve-data");
+        var (code, _, error) = await CliAppRunAsync(["serve", "--store", "azure-tables", "--data", data]);
+        Assert.AreEqual(ExitCodes.InvalidInput, code);
+        StringAssert.Contains(error, "--store azure-tables needs a connection string");
+
+        (code, _, error) = await CliAppRunAsync(["serve", "--store", "azure-tables", "--data", data, "--connection", "AccountName=contoso;AccountKey=c2VjcmV0LWtleQ==;TableEndpoint=ftp://x"]);
+        Assert.AreEqual(ExitCodes.InvalidInput, code);
+        StringAssert.Contains(error, "not an http(s) URL");
+        Assert.DoesNotContain("c2VjcmV0LWtleQ==", error);
+
+        (code, _, error) = await CliAppRunAsync(["serve", "--store", "cosmos"]);
+        Assert.AreEqual(ExitCodes.InvalidInput, code);
+    }
+
     private static string WritePlan(string name, string text)
     {
         var path = Path.Combine(planDirectory, name + ".json");
