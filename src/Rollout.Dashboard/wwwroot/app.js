@@ -605,6 +605,10 @@ form.addEventListener('submit', async (event) => {
     showToast(`${ACTIONS[kind].confirm}: ${answer.command?.message ?? answer.command?.status ?? 'done'}`);
     refreshSoon();
   } catch (error) {
+    if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+      // The host answered, so it stored the command id with its refusal; a corrected retry needs a new id.
+      pending.commandId = newCommandId();
+    }
     if (error instanceof ApiError && error.status === 401) {
       sessionStorage.removeItem(KEY_STORAGE);
       updateKeyButton();

@@ -424,12 +424,10 @@ export function renderChart(container, model, options) {
       select(model.steps[index].key, false);
     }
   });
-  lane.addEventListener('focusin', (event) => {
-    const marker = event.target.closest?.('.decision');
-    if (marker) {
-      select(marker.dataset.key, false);
-    }
-  });
+  // Focus listeners go on the markers themselves: Chromium makes any SVG element with a focus listener focusable.
+  for (const marker of markers) {
+    marker.addEventListener('focus', () => select(marker.dataset.key, false));
+  }
   root.addEventListener('click', (event) => {
     const target = event.target.closest?.('.decision, .criterion-point');
     if (target) {
