@@ -335,7 +335,12 @@ public sealed class DashboardBrowserTests
             await AssertNoHorizontalScrollAsync(phone);
             var chartWidth = await phone.Locator("svg.timeline").EvaluateAsync<double>("e => e.getBoundingClientRect().right");
             Assert.IsLessThanOrEqualTo(375, chartWidth, "the chart fits the screen");
-            await phone.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Browser.ScreenshotDirectory, "rollout-phone.png"), FullPage = true });
+            await phone.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Browser.ScreenshotDirectory, "rollout-phone-full.png"), FullPage = true });
+            await phone.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Browser.ScreenshotDirectory, "rollout-phone.png") });
+            await phone.Locator("#timeline-title").EvaluateAsync("e => e.scrollIntoView()");
+            await phone.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Browser.ScreenshotDirectory, "rollout-phone-timeline.png") });
+            await phone.Locator("#evidence").EvaluateAsync("e => e.scrollIntoView()");
+            await phone.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Browser.ScreenshotDirectory, "rollout-phone-evidence.png") });
 
             await phone.GotoAsync($"/#/rollouts/{running}");
             await Expect(phone.Locator(".status-line .badge")).ToHaveTextAsync("Running");

@@ -33,7 +33,7 @@ async function send(path, init) {
   try {
     response = await fetch(new URL(path, base), { cache: 'no-store', ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (error) {
-    throw new ApiError(0, 'Unreachable', `the host cannot be reached (${error.name === 'TimeoutError' ? 'no answer within 10 s' : 'connection failed'})`);
+    throw new ApiError(0, 'Unreachable', error.name === 'TimeoutError' ? 'no answer within 10 s' : 'connection failed');
   }
 
   const date = Date.parse(response.headers.get('date') || '');

@@ -83,7 +83,8 @@ function reportDown(error) {
     down = true;
     banner.hidden = false;
   }
-  banner.textContent = `Cannot reach the host: ${error.text ?? error.message}. ${since[0].toUpperCase()}${since.slice(1)}; retrying every ${REFRESH_MS / 1000} s.`;
+  const why = error instanceof ApiError && error.status === 0 ? `(${error.detail})` : `: ${error.text ?? error.message}`;
+  banner.textContent = `Cannot reach the host ${why}. ${since[0].toUpperCase()}${since.slice(1)}; retrying every ${REFRESH_MS / 1000} s.`;
 }
 
 let toastTimer = null;
@@ -152,7 +153,7 @@ function listView() {
       const head = ['Rollout', 'Status', 'Stage', 'Exposure', 'In stage', 'Next evaluation', 'Last decision'];
       const table = el(
         'table',
-        { class: 'rollouts' },
+        { class: 'rollouts cards' },
         el('caption', { class: 'visually-hidden', text: 'Rollouts, unfinished first, newest first' }),
         el('thead', {}, el('tr', {}, head.map((h) => el('th', { scope: 'col', text: h })))),
         el(
@@ -235,12 +236,12 @@ function criteriaTable(criteria, plan) {
       'tr',
       {},
       el('th', { scope: 'row', text: c.name }),
-      el('td', {}, outcomeBadge(c.outcome)),
-      el('td', { class: 'num', text: f.number(c.value) }),
-      el('td', { class: 'num', text: f.number(c.baseline) }),
-      el('td', { class: 'num', text: c.samples === undefined || c.samples === null ? '—' : String(c.samples) }),
-      el('td', { text: f.thresholds(planned) || '—' }),
-      el('td', { class: 'reason-cell', text: c.reason || '' }),
+      cell('Verdict', null, outcomeBadge(c.outcome)),
+      cell('Value', 'num', f.number(c.value)),
+      cell('Baseline', 'num', f.number(c.baseline)),
+      cell('Samples', 'num', c.samples === undefined || c.samples === null ? '—' : String(c.samples)),
+      cell('Thresholds', null, f.thresholds(planned) || '—'),
+      cell('Reason', 'reason-cell', c.reason || ''),
     );
   });
   return el(
@@ -248,7 +249,7 @@ function criteriaTable(criteria, plan) {
     { class: 'table-scroll' },
     el(
       'table',
-      { class: 'criteria' },
+      { class: 'criteria cards' },
       el('thead', {}, el('tr', {}, ['Criterion', 'Verdict', 'Value', 'Baseline', 'Samples', 'Thresholds', 'Reason'].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, rows),
     ),
@@ -327,6 +328,8 @@ function rolloutView(id) {
     buttons[kind] = el('button', { type: 'button', id: `action-${kind}`, class: a.danger ? 'danger' : '', disabled: true, text: a.label, onclick: () => openAction(kind) });
     actions.append(buttons[kind]);
   }
+  const finishedNote = el('p', { class: 'muted finished-note', hidden: true, text: 'The rollout is finished; it takes no more commands.' });
+  actions.append(finishedNote);
   const chart = el('div', { class: 'chart', id: 'chart' });
   const evidencePanel = el('section', { class: 'evidence', id: 'evidence', 'aria-live': 'polite', 'aria-label': 'Selected decision' });
   const legend = el('ul', { class: 'legend', 'aria-label': 'Legend' });
@@ -376,7 +379,7 @@ function rolloutView(id) {
       el(
         'div',
         { class: 'table-scroll' },
-        el('table', { class: 'audit', id: 'audit' }, el('caption', { class: 'visually-hidden', text: 'Audit log, newest first' }), el('thead', {}, el('tr', {}, ['#', 'Time', 'Type', 'Actor', 'Details'].map((h) => el('th', { scope: 'col', text: h })))), auditBody),
+        el('table', { class: 'audit cards', id: 'audit' }, el('caption', { class: 'visually-hidden', text: 'Audit log, newest first' }), el('thead', {}, el('tr', {}, ['#', 'Time', 'Type', 'Actor', 'Details'].map((h) => el('th', { scope: 'col', text: h })))), auditBody),
       ),
       moreAudit,
     ),
@@ -446,6 +449,7 @@ function rolloutView(id) {
     for (const [kind, a] of Object.entries(ACTIONS)) {
       buttons[kind].disabled = !a.allowed(r);
     }
+    finishedNote.hidden = !terminal;
     drawChart();
   }
 

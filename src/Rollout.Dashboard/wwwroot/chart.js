@@ -226,7 +226,7 @@ export function renderChart(container, model, options) {
   const expH = narrow ? 96 : 128;
   const expBottom = expTop + expH;
   const yE = (p) => expBottom - (p / 100) * expH;
-  front.append(svg('text', { class: 'panel-title', x: ML, y: 14 }, 'Exposure (% of users, plus named audiences)'));
+  front.append(svg('text', { class: 'panel-title', x: ML, y: 14 }, narrow ? 'Exposure (% of users)' : 'Exposure (% of users, plus named audiences)'));
 
   // Decision lane: markers closer than 15 px go to the next row.
   const laneTitleTop = expBottom + 12;
@@ -248,7 +248,11 @@ export function renderChart(container, model, options) {
   const critH = narrow ? 84 : 104;
   let top = laneBottom + 10;
   const panels = model.criteria.map((c) => {
-    const panel = { c, titleY: top + 14, top: top + 22, bottom: top + 22 + critH };
+    // The title names the criterion and its thresholds; on one line when it fits (about 7 px per character).
+    const limits = f.thresholds(c);
+    const lines = limits && (c.name.length + limits.length + 3) * 7 > PW ? [c.name, limits] : [limits ? `${c.name} — ${limits}` : c.name];
+    const head = 8 + lines.length * 14;
+    const panel = { c, lines, titleY: top + 14, top: top + head, bottom: top + head + critH };
     top = panel.bottom + 8;
     return panel;
   });
@@ -288,7 +292,8 @@ export function renderChart(container, model, options) {
     for (const point of model.exposure) {
       d += ` H${x(point.t)} V${yE(point.percent)}`;
       if (point.percent !== previous && x(point.t) - lastLabelX > 34) {
-        front.append(svg('text', { class: 'exposure-label', x: x(point.t) + 3, y: Math.max(expTop + 10, yE(point.percent) - 5) }, f.percent(point.percent)));
+        const nearEnd = x(point.t) + 40 > ML + PW;
+        front.append(svg('text', { class: 'exposure-label', x: x(point.t) + (nearEnd ? -4 : 3), y: yE(point.percent) - 5 < expTop + 10 ? yE(point.percent) + 15 : yE(point.percent) - 5, 'text-anchor': nearEnd ? 'end' : 'start' }, f.percent(point.percent)));
         lastLabelX = x(point.t);
       }
       previous = point.percent;
@@ -300,9 +305,8 @@ export function renderChart(container, model, options) {
   }
 
   // Criterion panels: thresholds, baseline, baseline × ratio, and the treatment's values coloured by verdict.
-  for (const { c, titleY, top: pTop, bottom } of panels) {
-    const title = f.thresholds(c);
-    front.append(svg('text', { class: 'panel-title', x: ML, y: titleY }, title ? `${c.name} — ${title}` : c.name));
+  for (const { c, lines, titleY, top: pTop, bottom } of panels) {
+    lines.forEach((line, i) => front.append(svg('text', { class: i === 0 ? 'panel-title' : 'panel-subtitle', x: ML, y: titleY + i * 14 }, line)));
     const values = [];
     for (const p of c.points) {
       values.push(p.value, p.baseline);
