@@ -310,8 +310,12 @@ public sealed class DashboardBrowserTests
         await Expect(evidence).ToContainTextAsync("2 consecutive failing evaluation(s)");
         await Expect(evidence.Locator("table.criteria")).ToContainTextAsync("0.042");
         await Expect(page.Locator(".exposure-label").Last).ToHaveTextAsync("0%");
-        await ScreenshotAsync("rollout-regression-desktop.png");
         await ScreenshotAsync("rollout-regression-desktop-full.png", fullPage: true);
+
+        // The README's picture (docs/dashboard.png): the page down to the evidence of the selected decision.
+        await page.SetViewportSizeAsync(1280, 1100);
+        await Expect(page.Locator("svg.timeline")).ToHaveAttributeAsync("width", "1248");
+        await ScreenshotAsync("rollout-regression-desktop.png");
     }
 
     [TestMethod]
