@@ -229,6 +229,12 @@ function fact(term, ...value) {
   return el('div', { class: 'fact' }, el('dt', { text: term }), el('dd', {}, ...value));
 }
 
+function wideFact(term, ...value) {
+  const e = fact(term, ...value);
+  e.classList.add('wide');
+  return e;
+}
+
 function criteriaTable(criteria, plan) {
   const rows = (criteria || []).map((c) => {
     const planned = plan?.criteria?.find((p) => p.name === c.name);
@@ -443,7 +449,7 @@ function rolloutView(id) {
       fact('Without data in a row', `${r.consecutiveNoData}${policy ? ` of ${policy.noDataLimit}` : ''}`),
     ];
     if (r.approvers?.length && !terminal) {
-      factList.push(fact('Approvers of this stage', r.approvers.join(', ')));
+      factList.push(wideFact('Approvers of this stage', r.approvers.join(', ')));
     }
     facts.replaceChildren(...factList);
     for (const [kind, a] of Object.entries(ACTIONS)) {

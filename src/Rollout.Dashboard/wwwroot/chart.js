@@ -67,7 +67,7 @@ export function swatch(kind) {
 
 const byKind = (events, type) => events.filter((e) => e.type === type);
 
-function describeStep(events) {
+function describeStep(events, context) {
   const first = (type) => events.find((e) => e.type === type);
   const entered = events.find((e) => e.type === 'StageEntered' && (e.details?.index ?? 0) > 0);
   const started = first('Started');
@@ -112,7 +112,8 @@ function describeStep(events) {
     if (e.outcome === 'NoData') {
       return ['nodata', `No data (${e.consecutiveNoData} in a row); held in '${e.stage}'`];
     }
-    return ['hold', `Pass; held in '${e.stage}'`];
+    const why = context.paused ? 'paused' : context.awaiting ? 'awaiting approval' : context.bake;
+    return ['hold', `Pass; held in '${e.stage}'${why ? ` (${why})` : ''}`];
   }
   return ['hold', events.map((e) => e.type).join(', ')];
 }
@@ -132,10 +133,23 @@ export function buildTimeline(rollout, plan, audit, now) {
       steps.push({ key: String(e.seq), at: e.at, t: f.ms(e.at), events: [e] });
     }
   }
+  // Why a passing check held the stage: paused, awaiting approval, or the bake time not yet over.
+  const context = { paused: false, awaiting: false, stageStart: NaN, minDuration: NaN, bake: '' };
   for (const step of steps) {
-    [step.kind, step.label] = describeStep(step.events);
+    const has = (type) => step.events.some((e) => e.type === type);
+    const entered = step.events.find((e) => e.type === 'StageEntered');
+    if (entered) {
+      context.stageStart = step.t;
+      context.minDuration = f.timeSpan(plan?.stages?.[entered.details?.index]?.minDuration);
+      context.awaiting = false;
+    }
+    const elapsed = step.t - context.stageStart;
+    context.bake = Number.isFinite(context.minDuration) && elapsed < context.minDuration ? `bake time ${f.duration(Math.floor(elapsed / 1000) * 1000)} of ${f.duration(context.minDuration)}` : '';
+    [step.kind, step.label] = describeStep(step.events, context);
     const evaluated = step.events.find((e) => e.type === 'Evaluated');
     step.evaluation = evaluated?.details ?? null;
+    context.paused = (context.paused || has('Paused')) && !has('Resumed');
+    context.awaiting = (context.awaiting || has('ApprovalRequested')) && !has('Approved');
   }
 
   const terminal = f.isTerminal(rollout.status);
