@@ -26,7 +26,7 @@ internal static class Browser
             Assert.Fail(
                 $"Chromium was not found at {ChromiumPath}. The dashboard's browser tests drive the system Chromium through Playwright " +
                 "and never download a browser. Install it with: apt-get update && apt-get install -y chromium " +
-                "(CI's .ci/run does), or set ROLLOUT_CHROMIUM to another Chromium binary.");
+                "(CI's .ci/run does), or set ROLLOUT_CHROMIUM to another Chromium binary");
         }
 
         var playwright = await Playwright.CreateAsync();

@@ -286,7 +286,7 @@ function summary(e) {
     case 'SignalReceived':
       return `'${d.signal}' from ${d.source}${d.message ? `: ${d.message}` : ''} → ${d.action}`;
     case 'Completed':
-      return `final stage '${d.stage}' held at ${f.percent(d.percent)} after ${d.duration}`;
+      return `final stage '${d.stage}' held at ${f.percent(d.percent)}; the rollout took ${Number.isFinite(f.timeSpan(d.duration)) ? f.duration(f.timeSpan(d.duration)) : d.duration}`;
     default:
       return JSON.stringify(d);
   }
