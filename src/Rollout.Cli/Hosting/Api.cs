@@ -44,6 +44,8 @@ internal static class Api
             await runtime.Store.GetAsync(id, ct) is { } r ? Json(RolloutView.From(r.State)) : NotFound(id));
         api.MapGet("/rollouts/{id}/audit", async (string id, long? after, RolloutRuntime runtime, CancellationToken ct) =>
             await runtime.Store.GetAsync(id, ct) is null ? NotFound(id) : Json(await runtime.Store.GetAuditAsync(id, after ?? 0, ct)));
+        api.MapGet("/rollouts/{id}/plan", async (string id, RolloutRuntime runtime, CancellationToken ct) =>
+            await runtime.Store.GetAsync(id, ct) is { } r ? Json(r.State.Plan) : NotFound(id));
         api.MapGet("/rollouts/{id}/brief", async (string id, RolloutRuntime runtime, CancellationToken ct) =>
             await runtime.Store.GetAsync(id, ct) is { } r ? Results.Text(ReleaseBrief.Render(r.State.Plan, id), "text/markdown; charset=utf-8") : NotFound(id));
         api.MapGet("/rollouts/{id}/gate", async (string id, string? until, RolloutRuntime runtime, CancellationToken ct) =>

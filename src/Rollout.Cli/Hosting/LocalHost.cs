@@ -63,6 +63,7 @@ internal static class LocalHost
 
         var app = builder.Build();
         Api.Map(app, options.ApiKey);
+        DashboardEndpoints.Map(app);
         if (options.DemoMetrics)
         {
             DemoMetrics.Map(app);
