@@ -28,8 +28,8 @@ public sealed record RolloutFunctionsOptions(TimeSpan CommandWait, TimeSpan Comm
     /// <summary>Reads <c>Rollout:CommandWaitSeconds</c> and <c>Rollout:FlagRefreshSeconds</c>.</summary>
     public static RolloutFunctionsOptions From(IConfiguration configuration) => Default with
     {
-        CommandWait = Seconds(configuration["Rollout:CommandWaitSeconds"]) ?? Default.CommandWait,
-        FlagRefresh = Seconds(configuration["Rollout:FlagRefreshSeconds"]) ?? Default.FlagRefresh,
+        CommandWait = Seconds(configuration[RolloutSettings.CommandWaitSeconds]) ?? Default.CommandWait,
+        FlagRefresh = Seconds(configuration[RolloutSettings.FlagRefreshSeconds]) ?? Default.FlagRefresh,
     };
 
     private static TimeSpan? Seconds(string? value) =>
@@ -70,13 +70,13 @@ public static class RolloutServices
     /// </summary>
     public static IRolloutStore CreateStore(IConfiguration configuration)
     {
-        var prefix = configuration["Rollout:Store:TablePrefix"] is { Length: > 0 } p ? p : "rollout";
-        if (configuration["Rollout:Store:TableEndpoint"] is { Length: > 0 } endpoint)
+        var prefix = configuration[RolloutSettings.StoreTablePrefix] is { Length: > 0 } p ? p : "rollout";
+        if (configuration[RolloutSettings.StoreTableEndpoint] is { Length: > 0 } endpoint)
         {
             return new TableRolloutStore(new Uri(endpoint), Credential(configuration), prefix);
         }
 
-        if (configuration["Rollout:Store:Connection"] is { Length: > 0 } connection)
+        if (configuration[RolloutSettings.StoreConnection] is { Length: > 0 } connection)
         {
             return TableRolloutStore.FromConnectionString(connection, prefix);
         }
@@ -87,7 +87,7 @@ public static class RolloutServices
     // On Azure (WEBSITE_INSTANCE_ID is set by the platform) the app's system-assigned identity; on a laptop the
     // developer's own sign-in (Azure CLI, Visual Studio, environment).
     private static TokenCredential Credential(IConfiguration configuration) =>
-        configuration["WEBSITE_INSTANCE_ID"] is { Length: > 0 }
+        configuration[RolloutSettings.WebsiteInstanceId] is { Length: > 0 }
             ? new ManagedIdentityCredential(ManagedIdentityId.SystemAssigned)
             : new DefaultAzureCredential();
 }

@@ -26,12 +26,12 @@ public sealed class WebhookNotifier(HttpClient http, Uri url, byte[]? signingKey
     /// <summary>The notifier the settings describe, or null when no webhook is set.</summary>
     public static WebhookNotifier? From(IConfiguration configuration, ILogger<WebhookNotifier> log)
     {
-        if (configuration["Rollout:Notify:WebhookUrl"] is not { Length: > 0 } url)
+        if (configuration[RolloutSettings.NotifyWebhookUrl] is not { Length: > 0 } url)
         {
             return null;
         }
 
-        var key = configuration["Rollout:Notify:SigningKey"] is { Length: > 0 } secret ? Encoding.UTF8.GetBytes(secret) : null;
+        var key = configuration[RolloutSettings.NotifySigningKey] is { Length: > 0 } secret ? Encoding.UTF8.GetBytes(secret) : null;
         return new WebhookNotifier(new HttpClient { Timeout = TimeSpan.FromSeconds(10) }, new Uri(url), key, log);
     }
 
