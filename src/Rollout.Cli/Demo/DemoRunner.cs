@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Rollout.Cli.Client;
 using Rollout.Cli.Hosting;
+using Rollout.Core.Api;
 using Rollout.Core.Engine;
 
 namespace Rollout.Cli.Demo;

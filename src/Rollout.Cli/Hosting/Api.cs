@@ -119,7 +119,7 @@ internal static class Api
             return NotFound(id);
         }
 
-        var payload = new { command = new { id = outcome.CommandId, kind = command.Kind, status = outcome.Result.Status, message = outcome.Result.Message }, rollout = outcome.State is { } s ? RolloutView.From(s) : null };
+        var payload = new CommandAnswer(new CommandView(outcome.CommandId, command.Kind, outcome.Result.Status, outcome.Result.Message), outcome.State is { } s ? RolloutView.From(s) : null);
         return outcome.Result.Status switch
         {
             CommandStatus.Forbidden => Problem(StatusCodes.Status403Forbidden, "Forbidden", outcome.Result.Message, new() { ["commandId"] = outcome.CommandId }),
@@ -231,6 +231,3 @@ internal static class Api
         return Results.Json(body, RolloutJson.Options, "application/problem+json", status);
     }
 }
-
-/// <summary>The answer of <c>GET /api/flags/{flag}/evaluate</c>.</summary>
-internal sealed record FlagAnswer(string Flag, bool Enabled, string Reason, string? Stage, decimal Percent, string? RolloutId);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using Rollout.Core.Api;
 using Rollout.Core.Engine;
 using Rollout.Core.Plans;
 using Rollout.Core.Storage;

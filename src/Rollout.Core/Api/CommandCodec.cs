@@ -1,11 +1,19 @@
+using System.Collections.Immutable;
 using System.Text.Json;
-using Rollout.Core.Api;
 using Rollout.Core.Engine;
 
-namespace Rollout.Cli.Hosting;
+namespace Rollout.Core.Api;
 
-/// <summary>The JSON body of a command request, as the API accepts it.</summary>
-internal sealed record CommandBody(
+/// <summary>The JSON body of a command request (<c>POST /api/rollouts/{id}/{kind}</c>), as every host accepts it.</summary>
+/// <param name="Actor">Who pauses, resumes or rolls back.</param>
+/// <param name="Reason">Why (required for pause and rollback).</param>
+/// <param name="Approver">Who signs the stage off (approve); <paramref name="Actor"/> is accepted in its place.</param>
+/// <param name="Comment">An approver's comment.</param>
+/// <param name="Signal">The signal's name, e.g. <c>critical-issue</c>.</param>
+/// <param name="Source">Who or what sends the signal.</param>
+/// <param name="Message">The signal's message.</param>
+/// <param name="CommandId">Makes retries idempotent: resending it applies the command once.</param>
+public sealed record CommandBody(
     string? Actor = null,
     string? Reason = null,
     string? Approver = null,
@@ -15,13 +23,18 @@ internal sealed record CommandBody(
     string? Message = null,
     string? CommandId = null);
 
-/// <summary>Turns a command request body into a <see cref="RolloutCommand"/>, naming every missing field.</summary>
-internal static class CommandCodec
+/// <summary>
+/// Turns a command request body into a <see cref="RolloutCommand"/>, naming every missing field by JSON path.
+/// The one implementation shared by the local host and the Functions app.
+/// </summary>
+public static class CommandCodec
 {
-    public static readonly IReadOnlyList<string> Kinds = ["pause", "resume", "rollback", "approve", "signals"];
+    /// <summary>The route segments of the commands: <c>/api/rollouts/{id}/{kind}</c>.</summary>
+    public static readonly ImmutableArray<string> Kinds = ["pause", "resume", "rollback", "approve", "signals"];
 
     private const int MaxField = 2000;
 
+    /// <summary>Parses <paramref name="body"/> as the command <paramref name="kind"/>; on failure the command is null and the errors say why.</summary>
     public static (RolloutCommand? Command, Dictionary<string, string[]> Errors) Parse(string kind, string body)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -81,6 +94,28 @@ internal static class CommandCodec
         return errors.Count == 0 ? (command, errors) : (null, errors);
     }
 
+    /// <summary>Re-reads a stored command with its assigned id, or null when it cannot be read.</summary>
     public static RolloutCommand? Decode(string kind, string body, string commandId) =>
         Parse(kind, body).Command is { } command ? command with { CommandId = commandId } : null;
 }
+
+/// <summary>A command as the API reports it.</summary>
+/// <param name="Id">The command id (given or assigned).</param>
+/// <param name="Kind">pause, resume, rollback, approve or signal.</param>
+/// <param name="Status">How it was taken.</param>
+/// <param name="Message">A sentence a person can read.</param>
+public sealed record CommandView(string Id, string Kind, CommandStatus Status, string Message);
+
+/// <summary>The <c>200</c> answer to a command: the command and the rollout after it.</summary>
+/// <param name="Command">The command.</param>
+/// <param name="Rollout">The rollout after the command, when known.</param>
+public sealed record CommandAnswer(CommandView Command, RolloutView? Rollout);
+
+/// <summary>The answer of <c>GET /api/flags/{flag}/evaluate</c>.</summary>
+/// <param name="Flag">The flag.</param>
+/// <param name="Enabled">Whether the flag is on for the subject.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Stage">The stage whose exposure decided, if any.</param>
+/// <param name="Percent">The percentage of subjects the flag's exposure buckets in now.</param>
+/// <param name="RolloutId">The rollout that set the flag's exposure, if any.</param>
+public sealed record FlagAnswer(string Flag, bool Enabled, string Reason, string? Stage, decimal Percent, string? RolloutId);

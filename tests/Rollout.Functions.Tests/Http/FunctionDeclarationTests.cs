@@ -1,0 +1,88 @@
+using System.Reflection;
+using Microsoft.Azure.Functions.Worker;
+using Rollout.Core.Api;
+using Rollout.Functions.Http;
+using Rollout.Functions.Orchestration;
+
+namespace Rollout.Functions.Tests.Http;
+
+[TestClass]
+public sealed class FunctionDeclarationTests
+{
+    // The routes of the local host (src/Rollout.Cli/Hosting/Api.cs) and the README's API table; host.json sets an
+    // empty route prefix, so a trigger's route is the full path.
+    private static readonly string[] LocalHostRoutes =
+    [
+        "POST api/rollouts",
+        "GET api/rollouts",
+        "GET api/rollouts/{id}",
+        "POST api/rollouts/{id}/pause",
+        "POST api/rollouts/{id}/resume",
+        "POST api/rollouts/{id}/rollback",
+        "POST api/rollouts/{id}/approve",
+        "POST api/rollouts/{id}/signals",
+        "GET api/rollouts/{id}/audit",
+        "GET api/rollouts/{id}/brief",
+        "GET api/rollouts/{id}/gate",
+        "GET api/flags/{flag}/evaluate",
+        "POST api/alerts/azure-monitor",
+        "GET healthz",
+    ];
+
+    [TestMethod]
+    public void HttpTriggers_RoutesAndMethods_AreThoseOfTheLocalHost()
+    {
+        var routes = Triggers().Select(t => $"{string.Join(",", t.Trigger.Methods!).ToUpperInvariant()} {t.Trigger.Route}").ToArray();
+
+        CollectionAssert.AreEquivalent(LocalHostRoutes, routes);
+        CollectionAssert.IsSubsetOf(CommandCodec.Kinds.Select(k => $"POST api/rollouts/{{id}}/{k}").ToArray(), routes);
+    }
+
+    [TestMethod]
+    public void HttpTriggers_Keys_AreRequiredExceptForFlagsAndHealth()
+    {
+        foreach (var (method, trigger) in Triggers())
+        {
+            var anonymous = trigger.Route is "healthz" || trigger.Route!.StartsWith("api/flags/", StringComparison.Ordinal);
+            Assert.AreEqual(anonymous ? AuthorizationLevel.Anonymous : AuthorizationLevel.Function, trigger.AuthLevel, method.Name);
+        }
+    }
+
+    [TestMethod]
+    public void Functions_Names_AreTheirMethodNames()
+    {
+        var functions = typeof(RolloutApi).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .Select(m => (Method: m, Function: m.GetCustomAttribute<FunctionAttribute>()))
+            .Where(f => f.Function is not null)
+            .ToList();
+
+        Assert.AreEqual(functions.Count, functions.Select(f => f.Function!.Name).Distinct().Count(), "two functions share a name");
+        foreach (var (method, function) in functions)
+        {
+            var expected = method.DeclaringType == typeof(RolloutOrchestrator) ? nameof(RolloutOrchestrator) : method.Name;
+            Assert.AreEqual(expected, function!.Name);
+        }
+    }
+
+    [TestMethod]
+    public void DurableFunctions_OrchestratorAndEveryActivity_AreDeclaredWithTheirTriggers()
+    {
+        var orchestrator = typeof(RolloutOrchestrator).GetMethod(nameof(RolloutOrchestrator.RunAsync))!;
+        Assert.IsNotNull(orchestrator.GetParameters()[0].GetCustomAttribute<OrchestrationTriggerAttribute>());
+
+        var activities = typeof(RolloutActivities).GetMethods().Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null).ToList();
+        CollectionAssert.AreEquivalent(
+            new[] { nameof(RolloutActivities.EvaluateCriteria), nameof(RolloutActivities.ApplyExposure), nameof(RolloutActivities.Notify), nameof(RolloutActivities.AppendAudit) },
+            activities.Select(a => a.Name).ToArray());
+        Assert.IsTrue(activities.All(a => a.GetParameters()[0].GetCustomAttribute<ActivityTriggerAttribute>() is not null));
+
+        var commands = Triggers().Where(t => t.Trigger.Methods!.Contains("post")).Select(t => t.Method);
+        Assert.IsTrue(commands.All(m => m.GetParameters().Any(p => p.GetCustomAttribute<DurableClientAttribute>() is not null)), "a POST trigger has no Durable client");
+    }
+
+    private static IEnumerable<(MethodInfo Method, HttpTriggerAttribute Trigger)> Triggers() =>
+        typeof(RolloutApi).GetMethods()
+            .Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null)
+            .Select(m => (m, m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).Single(a => a is not null)!));
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Azure.Core.Serialization;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Rollout.Functions.Effects;
+using Rollout.Functions.Http;
+using Rollout.Functions.Orchestration;
+using Rollout.Functions.Tests.Fakes;
+
+namespace Rollout.Functions.Tests;
+
+[TestClass]
+public sealed class SettingsTests
+{
+    private static string Root(string file) => Path.Combine(AppContext.BaseDirectory, "root", file);
+
+    [TestMethod]
+    public async Task RolloutServices_Add_BuildsEveryFunctionClassFromTheSettings()
+    {
+        await using var rig = await FunctionsRig.CreateAsync();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(
+        [
+            new(RolloutSettings.CommandWaitSeconds, "3"),
+            new(RolloutSettings.FlagRefreshSeconds, "0.5"),
+            new(RolloutSettings.NotifyWebhookUrl, "https://hooks.example/rollout"),
+        ]).Build();
+        var services = new ServiceCollection().AddLogging();
+        RolloutServices.Add(services, configuration, rig.Store);
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+
+        Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutApi>(provider));
+        Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutActivities>(provider));
+        Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutOrchestrator>(provider));
+        var options = provider.GetRequiredService<RolloutFunctionsOptions>();
+        Assert.AreEqual(TimeSpan.FromSeconds(3), options.CommandWait);
+        Assert.AreEqual(TimeSpan.FromSeconds(0.5), options.FlagRefresh);
+        Assert.IsInstanceOfType<WebhookNotifier>(provider.GetRequiredService<INotifier>());
+        Assert.IsInstanceOfType<JsonObjectSerializer>(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.Serializer);
+    }
+
+    [TestMethod]
+    public void CreateStore_WithoutStoreSettings_SaysWhichToSet()
+    {
+        var empty = new ConfigurationBuilder().AddInMemoryCollection([]).Build();
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => RolloutServices.CreateStore(empty));
+
+        StringAssert.Contains(error.Message, "Rollout__Store__TableEndpoint");
+        StringAssert.Contains(error.Message, "Rollout__Store__Connection");
+    }
+
+    [TestMethod]
+    public void LocalSettingsSample_ListsEverySettingAndTheReadmeExplainsEach()
+    {
+        using var sample = JsonDocument.Parse(File.ReadAllText(Root("local.settings.sample.json")));
+        var values = sample.RootElement.GetProperty("Values").EnumerateObject().ToDictionary(p => p.Name, p => p.Value);
+        var readme = File.ReadAllText(Root("README.md"));
+
+        foreach (var setting in RolloutSettings.AppSettings.Select(s => s.Replace(":", "__", StringComparison.Ordinal)).Concat(RolloutSettings.HostSettings))
+        {
+            Assert.IsTrue(values.TryGetValue(setting, out var value), $"local.settings.sample.json lacks {setting}");
+            Assert.AreEqual(JsonValueKind.String, value.ValueKind, setting);
+            StringAssert.Contains(readme, $"| `{setting}` |", $"the README's settings table lacks {setting}");
+        }
+    }
+
+    [TestMethod]
+    public void HostJson_RoutesHubAndStorage_AreWhatTheAppExpects()
+    {
+        using var host = JsonDocument.Parse(File.ReadAllText(Root("host.json")));
+        var extensions = host.RootElement.GetProperty("extensions");
+
+        Assert.AreEqual("2.0", host.RootElement.GetProperty("version").GetString());
+        Assert.AreEqual(string.Empty, extensions.GetProperty("http").GetProperty("routePrefix").GetString());
+        var durable = extensions.GetProperty("durableTask");
+        Assert.AreEqual("%ROLLOUT_TASK_HUB%", durable.GetProperty("hubName").GetString());
+        Assert.AreEqual("AzureStorage", durable.GetProperty("storageProvider").GetProperty("type").GetString());
+    }
+}
