@@ -53,8 +53,8 @@ public static class RolloutServices
         services.AddSingleton(RolloutFunctionsOptions.From(configuration));
         services.AddSingleton(store ?? CreateStore(configuration));
         services.AddSingleton(HttpMetricSource.CreateClient());
-        services.AddSingleton<IMetricSource, HttpMetricSource>();
-        services.AddSingleton(sp => new CriteriaEvaluator(sp.GetServices<IMetricSource>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new CriteriaEvaluator(sp.GetRequiredService<IReadOnlyList<IMetricSource>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<FlagCache>();
         services.AddSingleton<IExposureTarget, StoreExposureTarget>();
         services.AddSingleton<INotifier>(sp => WebhookNotifier.From(configuration, sp.GetRequiredService<ILogger<WebhookNotifier>>()) is { } webhook

@@ -38,6 +38,9 @@ public sealed class SettingsTests
         Assert.AreEqual(TimeSpan.FromSeconds(0.5), options.FlagRefresh);
         Assert.IsInstanceOfType<WebhookNotifier>(provider.GetRequiredService<INotifier>());
         Assert.IsInstanceOfType<JsonObjectSerializer>(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.Serializer);
+        CollectionAssert.AreEquivalent(
+            new[] { "http", "prometheus", "azure-monitor-logs", "azure-monitor-metrics" },
+            provider.GetRequiredService<Integrations.Metrics.CriteriaEvaluator>().Catalog.Types.ToArray());
     }
 
     [TestMethod]
