@@ -42,6 +42,11 @@ public sealed class HttpMetricSourceTests
         app.MapGet("/plus-inf", () => Json("""{ "value": "+Inf", "count": 40 }"""));
         app.MapGet("/minus-inf", () => Json("""{ "value": "-Inf", "count": 40 }"""));
         app.MapGet("/fail", () => Results.StatusCode(500));
+        app.MapGet("/throttled", (HttpContext http) =>
+        {
+            http.Response.Headers.RetryAfter = "30";
+            return Results.StatusCode(429);
+        });
         app.MapGet("/not-json", () => Results.Text("<html>the dashboard moved</html>", "text/html"));
         app.MapGet("/missing-value", () => Json("""{ "count": 10 }"""));
         app.MapGet("/null-value", () => Json("""{ "value": null, "count": 10 }"""));
@@ -177,6 +182,14 @@ public sealed class HttpMetricSourceTests
         var reading = await ReadAsync(baseUrl + "/fail");
 
         Assert.AreEqual(MetricReading.Failed("source answered 500 Internal Server Error"), reading);
+    }
+
+    [TestMethod]
+    public async Task ReadAsync_Throttled_FailsWithRetryAfter()
+    {
+        var reading = await ReadAsync(baseUrl + "/throttled");
+
+        Assert.AreEqual(MetricReading.Failed("throttled: source answered 429, retry after 30 s"), reading);
     }
 
     [TestMethod]
