@@ -10,7 +10,15 @@ using Rollout.Integrations.Storage;
 namespace Rollout.Cli.Hosting;
 
 /// <summary>What <c>rollout serve</c> runs with.</summary>
-internal sealed record LocalHostOptions(string Urls, string DataDirectory, string ApiKey, bool DemoMetrics = false, SchedulerOptions? Scheduler = null, LogLevel LogLevel = LogLevel.Information);
+internal sealed record LocalHostOptions(
+    string Urls,
+    string DataDirectory,
+    string ApiKey,
+    bool DemoMetrics = false,
+    SchedulerOptions? Scheduler = null,
+    LogLevel LogLevel = LogLevel.Information,
+    IReadOnlyDictionary<string, string?>? Settings = null,
+    Integrations.DeliveryServiceOptions? Deliveries = null);
 
 /// <summary>The local host: the HTTP API on Kestrel, the SQLite store under the data directory, and the scheduler.</summary>
 internal static class LocalHost
@@ -32,6 +40,10 @@ internal static class LocalHost
         builder.Logging.SetMinimumLevel(options.LogLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        if (options.Settings is { } settings)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
 
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
@@ -43,6 +55,7 @@ internal static class LocalHost
         services.AddSingleton<RolloutRuntime>();
         services.AddSingleton(options.Scheduler ?? SchedulerOptions.Default);
         services.AddHostedService<Scheduler>();
+        Integrations.IntegrationServices.Add(services, builder.Configuration, options.DataDirectory, Path.Combine(options.DataDirectory, DatabaseFile), options.Deliveries);
 
         var app = builder.Build();
         Api.Map(app, options.ApiKey);
@@ -59,9 +72,12 @@ internal static class LocalHost
     {
         var app = Build(options);
         await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
+        await Integrations.IntegrationServices.InitializeAsync(app.Services, ct);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        var uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        Integrations.IntegrationServices.Started(app.Services, uri);
+        return (app, uri);
     }
 
     /// <summary>The API key: <c>ROLLOUT_API_KEY</c>, else the one stored under the data directory, else a new one stored there.</summary>
