@@ -22,6 +22,14 @@ internal static class IntegrationServices
         services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton(new PeerHttp(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
         services.AddSingleton<IExposureTarget>(sp => new WebhookExposureTarget(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IExposureTarget>(sp =>
+        {
+            var settings = sp.GetRequiredService<IntegrationSettings>();
+            var parsed = settings.AppConfigurationConnections.ToDictionary(c => c.Key, c => AppConfigurationConnection.Parse(c.Value), StringComparer.OrdinalIgnoreCase);
+            // Entra ID (managed identity on Azure) only when a connection is an endpoint without an access key.
+            var credential = parsed.Values.Any(c => !c.UsesAccessKey) ? new Azure.Identity.DefaultAzureCredential() : null;
+            return new AppConfigurationExposureTarget(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), name => parsed.GetValueOrDefault(name), credential);
+        });
         services.AddSingleton<IDeliveryHandler>(sp => new AzureDevOpsGateHandler(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), options.PeerTimeout));
         services.AddSingleton<IDeliveryHandler>(sp =>
         {
