@@ -59,9 +59,13 @@ public sealed class WebhookExposureTarget(HttpClient client, TimeProvider time) 
     public string Type => ExposureTargetSpec.Webhook;
 
     /// <summary>The body posted for <paramref name="exposure"/>.</summary>
-    public static string Body(ExposureSnapshot exposure) => JsonSerializer.Serialize(
-        new { flag = exposure.Flag, stage = exposure.Stage, percent = exposure.Percent, audience = exposure.Audience },
-        RolloutJson.Options);
+    public static string Body(ExposureSnapshot exposure) => new System.Text.Json.Nodes.JsonObject
+    {
+        ["flag"] = exposure.Flag,
+        ["stage"] = exposure.Stage, // null after a rollback: always present
+        ["percent"] = exposure.Percent,
+        ["audience"] = JsonSerializer.SerializeToNode(exposure.Audience, RolloutJson.Options),
+    }.ToJsonString(RolloutJson.Options);
 
     /// <inheritdoc/>
     public Task<DeliveryResult> ApplyAsync(ExposureSnapshot exposure, ExposureTargetSpec spec, string deliveryId, CancellationToken cancellationToken)
