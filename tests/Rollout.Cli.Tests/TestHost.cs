@@ -35,12 +35,19 @@ internal sealed class TestHost : IAsyncDisposable
 
     public HttpClient Anonymous { get; }
 
-    public static async Task<TestHost> StartAsync()
+    public bool KeepData { get; init; }
+
+    /// <summary>Starts a host; with <paramref name="dataDirectory"/> on existing data (a restart), with settings and delivery options for integrations.</summary>
+    public static async Task<TestHost> StartAsync(
+        IReadOnlyDictionary<string, string?>? settings = null,
+        global::Rollout.Cli.Hosting.Integrations.DeliveryServiceOptions? deliveries = null,
+        string? dataDirectory = null,
+        bool keepData = false)
     {
-        var data = Path.Combine(Path.GetTempPath(), $"rollout-test-{Guid.NewGuid():N}");
-        var options = new LocalHostOptions("http://127.0.0.1:0", data, Key, DemoMetrics: true, new SchedulerOptions(TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1), 16), LogLevel.Warning);
+        var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"rollout-test-{Guid.NewGuid():N}");
+        var options = new LocalHostOptions("http://127.0.0.1:0", data, Key, DemoMetrics: true, new SchedulerOptions(TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1), 16), LogLevel.Warning, Settings: settings, Deliveries: deliveries);
         var (app, address) = await LocalHost.StartAsync(options, CancellationToken.None);
-        return new TestHost(app, address, data);
+        return new TestHost(app, address, data) { KeepData = keepData };
     }
 
     /// <summary>A plan with three quick stages (no bake time) checked every second against the demo metrics.</summary>
@@ -106,6 +113,11 @@ internal sealed class TestHost : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         SqliteConnection.ClearAllPools();
+        if (KeepData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(DataDirectory, recursive: true);

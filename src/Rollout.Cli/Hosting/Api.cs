@@ -32,6 +32,7 @@ internal static class Api
                 : Problem(StatusCodes.Status401Unauthorized, "Unauthorized", $"send the API key in the '{KeyHeader}' header");
         });
 
+        Integrations.IntegrationEndpoints.Map(api, mutating);
         mutating.MapPost("/rollouts", StartAsync);
         mutating.MapPost("/alerts/azure-monitor", AzureMonitorAlertAsync);
         foreach (var kind in CommandCodec.Kinds)
@@ -65,6 +66,7 @@ internal static class Api
         var mediaType = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         var isYaml = mediaType is "application/yaml" or "application/x-yaml" or "text/yaml" or "text/x-yaml";
         var parsed = PlanParser.Parse(body, isYaml, runtime.Catalog);
+        parsed = Integrations.IntegrationChecks.Check(parsed, request.HttpContext.RequestServices);
         if (!parsed.IsValid)
         {
             return Results.Json(

@@ -12,11 +12,20 @@ namespace Rollout.Cli.Hosting;
 
 /// <summary>
 /// What <c>rollout serve</c> runs with. <c>Store</c> is <see cref="LocalHost.SqliteStore"/> (a file under the data
-/// directory) or <see cref="LocalHost.AzureTablesStore"/> with its <c>StoreConnection</c> string.
+/// directory) or <see cref="LocalHost.AzureTablesStore"/> with its <c>StoreConnection</c> string; <c>Settings</c> are
+/// the integrations' settings (Teams channels, approval signing, ...) on top of the environment.
 /// </summary>
 internal sealed record LocalHostOptions(
-    string Urls, string DataDirectory, string ApiKey, bool DemoMetrics = false, SchedulerOptions? Scheduler = null, LogLevel LogLevel = LogLevel.Information,
-    string Store = LocalHost.SqliteStore, string? StoreConnection = null);
+    string Urls,
+    string DataDirectory,
+    string ApiKey,
+    bool DemoMetrics = false,
+    SchedulerOptions? Scheduler = null,
+    LogLevel LogLevel = LogLevel.Information,
+    string Store = LocalHost.SqliteStore,
+    string? StoreConnection = null,
+    IReadOnlyDictionary<string, string?>? Settings = null,
+    Integrations.DeliveryServiceOptions? Deliveries = null);
 
 /// <summary>The local host: the HTTP API on Kestrel, the store (SQLite under the data directory, or Azure Table Storage), and the scheduler.</summary>
 internal static class LocalHost
@@ -49,6 +58,10 @@ internal static class LocalHost
         builder.Logging.SetMinimumLevel(options.LogLevel);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        if (options.Settings is { } settings)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
 
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
@@ -60,6 +73,7 @@ internal static class LocalHost
         services.AddSingleton<RolloutRuntime>();
         services.AddSingleton(options.Scheduler ?? SchedulerOptions.Default);
         services.AddHostedService<Scheduler>();
+        Integrations.IntegrationServices.Add(services, builder.Configuration, options.DataDirectory, Path.Combine(options.DataDirectory, DatabaseFile), options.Deliveries);
 
         var app = builder.Build();
         Api.Map(app, options.ApiKey);
@@ -77,9 +91,12 @@ internal static class LocalHost
     {
         var app = Build(options);
         await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
+        await Integrations.IntegrationServices.InitializeAsync(app.Services, ct);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        var uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        Integrations.IntegrationServices.Started(app.Services, uri);
+        return (app, uri);
     }
 
     /// <summary>The API key: <c>ROLLOUT_API_KEY</c>, else the one stored under the data directory, else a new one stored there.</summary>

@@ -133,6 +133,39 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         }
     }
 
+    /// <summary>
+    /// Records that the plan's external target applied the exposure of <paramref name="stageIndex"/> (null: none), so the
+    /// engine may promote past it. Stale or repeated confirmations change nothing. Returns the state after the step.
+    /// </summary>
+    public async Task<RolloutState?> ConfirmExposureAsync(string id, int? stageIndex, string target, CancellationToken ct)
+    {
+        await using (await LockAsync(id, ct))
+        {
+            for (var attempt = 0; attempt < MaxSaveAttempts; attempt++)
+            {
+                var current = await store.GetAsync(id, ct);
+                if (current is null)
+                {
+                    return null;
+                }
+
+                var step = RolloutMachine.Step(current.State, new ExposureConfirmed(stageIndex, target), time.GetUtcNow());
+                if (!step.Changed)
+                {
+                    return current.State;
+                }
+
+                if (await store.SaveAsync(new Checkpoint(step.State, current.Version, step.Audit, null, ReleaseLease: false), ct))
+                {
+                    ApplyEffects(step);
+                    return step.State;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"rollout {id} kept changing; the exposure confirmation is retried");
+    }
+
     /// <summary>Applies commands that were stored but not answered (a crash, or another process received them).</summary>
     public async Task ApplyPendingCommandsAsync(DateTimeOffset receivedBefore, CancellationToken ct)
     {

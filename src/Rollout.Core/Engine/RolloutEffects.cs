@@ -12,6 +12,30 @@ public sealed record ApplyExposure(string Flag, int? StageIndex) : RolloutEffect
 /// <summary>Read every criterion for the stage since it began, then feed <see cref="EvaluationCompleted"/> back.</summary>
 public sealed record EvaluateCriteria(int StageIndex, DateTimeOffset Since) : RolloutEffect;
 
+/// <summary>
+/// Tell the plan's notification channels (<see cref="Plans.RolloutPlan.Notify"/>) about an audit entry worth a
+/// message: a stage entered, an approval requested, a pause, a rollback or the completion. Delivery is at least once;
+/// <see cref="DedupeKey"/> (rollout id and audit sequence number) is the same on every retry and after a restart.
+/// </summary>
+public sealed record NotifyChannels(string RolloutId, string Flag, ImmutableArray<string> Channels, AuditEvent Event) : RolloutEffect
+{
+    /// <summary>The audit entries that are notified.</summary>
+    public static ImmutableArray<AuditType> NotifiedTypes { get; } =
+        [AuditType.StageEntered, AuditType.ApprovalRequested, AuditType.Paused, AuditType.RolledBack, AuditType.Completed];
+
+    /// <summary>The same for every delivery of this event: <c>{rolloutId}:{seq}</c>.</summary>
+    public string DedupeKey => $"{RolloutId}:{Event.Seq}";
+
+    /// <summary>
+    /// The notification an audit entry of <paramref name="state"/>'s rollout calls for, or null. The engine emits
+    /// exactly these; a host that lost effects in a crash derives them again from the checkpointed audit log.
+    /// </summary>
+    public static NotifyChannels? For(RolloutState state, AuditEvent entry) =>
+        !state.Plan.Notify.IsDefaultOrEmpty && NotifiedTypes.Contains(entry.Type)
+            ? new NotifyChannels(state.Id, state.Plan.Flag, state.Plan.Notify, entry)
+            : null;
+}
+
 /// <summary>The kinds of entry in a rollout's audit log.</summary>
 public enum AuditType
 {
@@ -47,6 +71,9 @@ public enum AuditType
 
     /// <summary>Every stage is done.</summary>
     Completed,
+
+    /// <summary>An external exposure target (webhook, App Configuration) confirmed it applied the stage's exposure.</summary>
+    ExposureConfirmed,
 }
 
 /// <summary>One append-only entry of a rollout's audit log, with its evidence in <paramref name="Details"/>.</summary>

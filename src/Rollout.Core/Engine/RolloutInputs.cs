@@ -9,6 +9,15 @@ public sealed record Tick : RolloutInput;
 /// <summary>The criteria were read and judged for a stage.</summary>
 public sealed record EvaluationCompleted(Gates.Evaluation Evaluation) : RolloutInput;
 
+/// <summary>
+/// The host applied the exposure of stage <paramref name="StageIndex"/> (null: nobody, after a rollback) to the plan's
+/// external target. Until the current stage's exposure is confirmed, the engine does not promote: no stage is left
+/// before its audience really had the feature, and no later stage is reached past an exposure that was not applied.
+/// </summary>
+/// <param name="StageIndex">The stage whose exposure was applied, or null for none.</param>
+/// <param name="Target">The target type that confirmed it (recorded in the audit log).</param>
+public sealed record ExposureConfirmed(int? StageIndex, string Target) : RolloutInput;
+
 /// <summary>A command from a person or a system; <see cref="CommandId"/> makes retries idempotent.</summary>
 public abstract record RolloutCommand(string Actor, string? CommandId) : RolloutInput
 {

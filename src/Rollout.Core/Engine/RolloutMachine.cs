@@ -49,6 +49,9 @@ public static class RolloutMachine
             case EvaluationCompleted completed:
                 OnEvaluation(step, completed.Evaluation);
                 return step.Build(null);
+            case ExposureConfirmed confirmed:
+                OnExposureConfirmed(step, confirmed);
+                return step.Build(null);
             case RolloutCommand command:
                 return step.Build(OnCommand(step, command));
             default:
@@ -108,6 +111,23 @@ public static class RolloutMachine
         {
             step.TryAdvance();
         }
+    }
+
+    private static void OnExposureConfirmed(Builder step, ExposureConfirmed confirmed)
+    {
+        var state = step.State;
+        if (!state.ExposurePending || confirmed.StageIndex != state.DesiredExposureStage)
+        {
+            return; // Already confirmed, or the confirmation of an exposure the rollout has moved past.
+        }
+
+        step.State = state with { ConfirmedExposure = new ExposureConfirmation(confirmed.StageIndex, step.Now) };
+        step.Record(AuditType.ExposureConfirmed, SystemActor, new
+        {
+            stage = confirmed.StageIndex is { } index ? state.Plan.Stages[index].Name : null,
+            percent = state.ExposedPercent,
+            target = confirmed.Target,
+        });
     }
 
     private static CommandResult OnCommand(Builder step, RolloutCommand command)
@@ -225,7 +245,12 @@ public static class RolloutMachine
         public void Record(AuditType type, string actor, object details)
         {
             State = State with { AuditSeq = State.AuditSeq + 1, UpdatedAt = Now };
-            audit.Add(new AuditEvent(State.AuditSeq, Now, type, actor, JsonSerializer.SerializeToElement(details, Api.RolloutJson.Options)));
+            var entry = new AuditEvent(State.AuditSeq, Now, type, actor, JsonSerializer.SerializeToElement(details, Api.RolloutJson.Options));
+            audit.Add(entry);
+            if (NotifyChannels.For(State, entry) is { } notify)
+            {
+                Effects.Add(notify);
+            }
         }
 
         public StepResult Build(CommandResult? command) => new(State, audit.ToImmutable(), [.. Effects], command, !ReferenceEquals(State, initial));
@@ -262,9 +287,9 @@ public static class RolloutMachine
         public void TryAdvance()
         {
             var s = State;
-            if (s.Status != RolloutStatus.Running || s.LastEvaluation?.Outcome != Outcome.Pass || Now - s.StageStartedAt < s.Stage.MinDuration)
+            if (s.Status != RolloutStatus.Running || s.LastEvaluation?.Outcome != Outcome.Pass || s.ExposurePending || Now - BakeStart(s) < s.Stage.MinDuration)
             {
-                return;
+                return; // With an external target, a stage bakes from the moment its exposure was confirmed applied.
             }
 
             if (s.Stage.Approval is { } approval && s.ApprovedBy is null)
@@ -288,6 +313,11 @@ public static class RolloutMachine
 
             EnterStage(s.StageIndex + 1);
         }
+
+        private static DateTimeOffset BakeStart(RolloutState s) =>
+            s.Plan.HasExternalExposure && s.ConfirmedExposure is { } confirmed && confirmed.StageIndex == s.StageIndex && confirmed.At > s.StageStartedAt
+                ? confirmed.At
+                : s.StageStartedAt;
 
         public void EnterStage(int index)
         {

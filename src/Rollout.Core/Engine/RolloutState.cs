@@ -49,6 +49,17 @@ public sealed record RolloutState(
     /// <summary>How many command ids are remembered for idempotency.</summary>
     public const int CommandIdMemory = 256;
 
+    /// <summary>The exposure an external target last confirmed it applied, or null when none was confirmed yet.</summary>
+    public ExposureConfirmation? ConfirmedExposure { get; init; }
+
+    /// <summary>The stage whose exposure the flag should have now: the current one, or none after a rollback.</summary>
+    [JsonIgnore]
+    public int? DesiredExposureStage => Status == RolloutStatus.RolledBack ? null : StageIndex;
+
+    /// <summary>True when the plan writes exposure to an external target that has not confirmed the desired exposure yet.</summary>
+    [JsonIgnore]
+    public bool ExposurePending => Plan.HasExternalExposure && (ConfirmedExposure is not { } confirmed || confirmed.StageIndex != DesiredExposureStage);
+
     /// <summary>True for <see cref="RolloutStatus.Completed"/> and <see cref="RolloutStatus.RolledBack"/>.</summary>
     [JsonIgnore]
     public bool IsTerminal => Status is RolloutStatus.Completed or RolloutStatus.RolledBack;
@@ -67,3 +78,6 @@ public sealed record RolloutState(
         ? 0m
         : Plan.Stages.Take(StageIndex + 1).Select(s => s.Percent ?? 0m).Max();
 }
+
+/// <summary>An external target applied the exposure of <paramref name="StageIndex"/> (null: nobody) at <paramref name="At"/>.</summary>
+public sealed record ExposureConfirmation(int? StageIndex, DateTimeOffset At);

@@ -20,6 +20,9 @@ public static partial class PlanParser
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$", RegexOptions.CultureInvariant)]
     private static partial Regex FlagPattern();
 
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ChannelPattern();
+
     /// <summary>Parses plan text; <paramref name="isYaml"/> selects YAML, otherwise JSON.</summary>
     public static PlanParseResult Parse(string text, bool isYaml, MetricSourceCatalog catalog)
     {
@@ -55,7 +58,7 @@ public static partial class PlanParser
             return v.Result(null);
         }
 
-        v.KnownKeys(plan, "$", "name", "flag", "description", "owner", "stages", "criteria", "evaluation", "stopOn");
+        v.KnownKeys(plan, "$", "name", "flag", "description", "owner", "stages", "criteria", "evaluation", "stopOn", "notify", "exposure");
         var name = v.RequiredString(plan, "$", "name", 100);
         var flag = v.RequiredString(plan, "$", "flag", 100);
         if (flag is not null && !FlagPattern().IsMatch(flag))
@@ -69,13 +72,115 @@ public static partial class PlanParser
         var criteria = ParseCriteria(v, plan, catalog);
         var evaluation = ParseEvaluation(v, plan);
         var stopOn = ParseStopRules(v, plan);
+        var notify = ParseNotify(v, plan);
+        var exposure = ParseExposure(v, plan);
 
         if (v.HasErrors)
         {
             return v.Result(null);
         }
 
-        return v.Result(new RolloutPlan(name!, flag!, description, owner, stages, criteria, evaluation, stopOn));
+        return v.Result(new RolloutPlan(name!, flag!, description, owner, stages, criteria, evaluation, stopOn) { Notify = notify, Exposure = exposure });
+    }
+
+    private static ImmutableArray<string> ParseNotify(Collector v, JsonObject plan)
+    {
+        var names = v.StringList(plan, "$", "notify", 20);
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (!ChannelPattern().IsMatch(names[i]))
+            {
+                v.Add($"$.notify[{i}]", $"'{names[i]}' is not a channel name: letters, digits, '_' and '-' (up to 64); the URL is configured on the host as Notifications:Teams:<name>, never in a plan");
+            }
+        }
+
+        return names;
+    }
+
+    private static ExposureTargetSpec? ParseExposure(Collector v, JsonObject plan)
+    {
+        const string path = "$.exposure";
+        if (plan["exposure"] is null)
+        {
+            return null;
+        }
+
+        if (plan["exposure"] is not JsonObject exposure)
+        {
+            v.Add(path, "exposure must be an object: { \"type\": \"webhook\", \"url\": \"https://...\" }");
+            return null;
+        }
+
+        var type = v.RequiredString(exposure, path, "type", 50);
+        if (type is null)
+        {
+            return null;
+        }
+
+        if (!ExposureTargetSpec.Types.TryGetValue(type, out var schema))
+        {
+            v.Add($"{path}.type", $"'{type}' is not an exposure target: use {string.Join(", ", ExposureTargetSpec.Types.Keys.Select(k => $"'{k}'"))}");
+            return null;
+        }
+
+        var settings = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in exposure)
+        {
+            if (key == "type")
+            {
+                continue;
+            }
+
+            if (!schema.Required.Contains(key) && !schema.Optional.Contains(key))
+            {
+                var known = schema.Required.Concat(schema.Optional).ToArray();
+                v.Add($"{path}.{key}", known.Length == 0 ? $"a '{type}' target takes no settings" : $"unknown setting for a '{type}' target (known: {string.Join(", ", known)})");
+                continue;
+            }
+
+            if (AsText(value) is not { Length: > 0 } text || value is not JsonValue)
+            {
+                v.Add($"{path}.{key}", "a target setting must be a non-empty string or a number");
+                continue;
+            }
+
+            settings[key] = text.Trim();
+        }
+
+        foreach (var required in schema.Required.Where(r => !settings.ContainsKey(r) && exposure[r] is null))
+        {
+            v.Add($"{path}.{required}", $"'{required}' is required for a '{type}' target");
+        }
+
+        if (settings.TryGetValue("url", out var url)
+            && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo)))
+        {
+            v.Add($"{path}.url", "url must be an absolute http(s) URL without credentials");
+        }
+
+        if (settings.TryGetValue("connection", out var connection) && !ChannelPattern().IsMatch(connection))
+        {
+            v.Add($"{path}.connection", $"'{connection}' is not a connection name: letters, digits, '_' and '-'; the connection string is configured on the host as Exposure:AppConfiguration:<name>");
+        }
+
+        if (settings.TryGetValue("label", out var label) && (label.Contains('*', StringComparison.Ordinal) || label.Contains(',', StringComparison.Ordinal) || label.Length > 100))
+        {
+            v.Add($"{path}.label", "a label may not contain '*' or ',' and may be at most 100 characters");
+        }
+
+        if (settings.TryGetValue("timeout", out var timeoutText))
+        {
+            if (!Durations.TryParse(timeoutText, out var timeout, out var error))
+            {
+                v.Add($"{path}.timeout", error);
+            }
+            else if (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromMinutes(5))
+            {
+                v.Add($"{path}.timeout", "timeout must be above 0 and at most 5 minutes");
+            }
+        }
+
+        return new ExposureTargetSpec(type, settings.ToImmutable());
     }
 
     private static ImmutableArray<StagePlan> ParseStages(Collector v, JsonObject plan)

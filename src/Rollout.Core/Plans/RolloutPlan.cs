@@ -15,7 +15,21 @@ public sealed record RolloutPlan(
     ImmutableArray<StagePlan> Stages,
     ImmutableArray<CriterionPlan> Criteria,
     EvaluationPolicy Evaluation,
-    ImmutableArray<StopRule> StopOn);
+    ImmutableArray<StopRule> StopOn)
+{
+    /// <summary>
+    /// Names of the notification channels told about stage changes, approvals, pauses, rollbacks and completion
+    /// (e.g. Teams Workflows webhooks configured on the host as <c>Notifications:Teams:&lt;name&gt;</c>).
+    /// </summary>
+    public ImmutableArray<string> Notify { get; init; } = [];
+
+    /// <summary>Where exposure is written; null means the built-in flag store.</summary>
+    public ExposureTargetSpec? Exposure { get; init; }
+
+    /// <summary>True when exposure is written outside this process and must be confirmed before a promotion.</summary>
+    [JsonIgnore]
+    public bool HasExternalExposure => Exposure is { IsExternal: true };
+}
 
 /// <summary>One stage: its own audience and percentage (added to every earlier stage's), bake time and approval.</summary>
 public sealed record StagePlan(

@@ -49,7 +49,7 @@ public static class Simulator
         var audit = ImmutableArray.CreateBuilder<AuditEvent>();
         var step = RolloutMachine.Start("simulation", plan, "simulator", start);
         audit.AddRange(step.Audit);
-        var state = step.State;
+        var state = ConfirmExposure(step.State, start, audit);
         DateTimeOffset? approvalDueAt = null;
         DateTimeOffset? fullExposureAt = plan.Stages.Length == 1 ? start : null;
         var now = start;
@@ -109,7 +109,7 @@ public static class Simulator
                 approvalDueAt = now + options.ApprovalDelay;
             }
 
-            state = step.State;
+            state = ConfirmExposure(step.State, now, audit);
         }
 
         var ending = state.Status switch
@@ -119,5 +119,18 @@ public static class Simulator
             _ => $"stopped after {MaxSteps} steps in stage '{state.Stage.Name}'",
         };
         return new SimulationResult(state, audit.ToImmutable(), start, now, ending, fullExposureAt);
+    }
+
+    // A plan with an external exposure target is simulated as if the target applied every exposure at once.
+    private static RolloutState ConfirmExposure(RolloutState state, DateTimeOffset now, ImmutableArray<AuditEvent>.Builder audit)
+    {
+        if (!state.ExposurePending)
+        {
+            return state;
+        }
+
+        var confirmed = RolloutMachine.Step(state, new ExposureConfirmed(state.DesiredExposureStage, "simulation"), now);
+        audit.AddRange(confirmed.Audit);
+        return confirmed.State;
     }
 }

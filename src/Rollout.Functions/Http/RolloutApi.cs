@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -47,6 +48,11 @@ public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator,
         }
 
         var plan = parsed.Plan!;
+        if (UnsupportedHere(plan) is { Count: > 0 } unsupported)
+        {
+            return ApiResults.InvalidPlan(unsupported);
+        }
+
         var actor = request.Headers["x-rollout-actor"].ToString() is { Length: > 0 and <= 200 } a ? a : plan.Owner ?? "api";
         try
         {
@@ -231,6 +237,24 @@ public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator,
         var subject = new SubjectContext(One("subject"), groups.Length > 0 ? groups : null, One("tenant"), One("region"), One("role"));
         var (decision, entry) = await flags.EvaluateAsync(flag, subject, cancellationToken);
         return ApiResults.Ok(new FlagAnswer(flag, decision.Enabled, decision.Reason, entry?.Exposure.StageName, entry?.Exposure.Percent ?? 0m, entry?.RolloutId));
+    }
+
+    // External exposure targets and Teams channels run on the local host; this app does not deliver them yet, and a
+    // plan that needs them would never be confirmed or notified here, so it is refused rather than stalled.
+    private static Dictionary<string, ImmutableArray<string>> UnsupportedHere(RolloutPlan plan)
+    {
+        var errors = new Dictionary<string, ImmutableArray<string>>(StringComparer.Ordinal);
+        if (plan.HasExternalExposure)
+        {
+            errors["$.exposure"] = [$"exposure target '{plan.Exposure!.Type}' is not available on the Azure Functions app yet; use the built-in flag store or the local host"];
+        }
+
+        if (!plan.Notify.IsDefaultOrEmpty)
+        {
+            errors["$.notify"] = ["Teams channels are not available on the Azure Functions app yet (it notifies through Rollout__Notify__WebhookUrl)"];
+        }
+
+        return errors;
     }
 
     /// <summary><c>GET /healthz</c>.</summary>

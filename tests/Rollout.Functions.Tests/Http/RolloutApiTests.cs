@@ -56,6 +56,24 @@ public sealed class RolloutApiTests
     }
 
     [TestMethod]
+    public async Task StartRollout_PlanWithExternalExposureOrTeams_Answers400AndStoresNothing()
+    {
+        await using var rig = await FunctionsRig.CreateAsync();
+        var plan = System.Text.Json.Nodes.JsonNode.Parse(TestPlans.Days("external-flag"))!.AsObject();
+        plan["exposure"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "type": "webhook", "url": "https://flags.example/hook" }""");
+        plan["notify"] = System.Text.Json.Nodes.JsonNode.Parse("""["release-channel"]""");
+        var request = HttpCall.Request("POST", "/api/rollouts", plan.ToJsonString());
+
+        var answer = await rig.Api.StartRollout(request, rig.Client, None).RunAsync(request);
+
+        Assert.AreEqual(400, answer.Status, answer.Body);
+        var errors = answer.Json.GetProperty("errors");
+        Assert.IsTrue(errors.TryGetProperty("$.exposure", out _), answer.Body);
+        Assert.IsTrue(errors.TryGetProperty("$.notify", out _), answer.Body);
+        Assert.AreEqual(0, rig.Client.Scheduled.Count);
+    }
+
+    [TestMethod]
     public async Task StartRollout_YamlPlan_IsReadByItsContentType()
     {
         await using var rig = await FunctionsRig.CreateAsync();

@@ -1,0 +1,136 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Rollout.Core.Plans;
+
+namespace Rollout.Cli.Hosting.Integrations;
+
+/// <summary>
+/// The integration settings of a host, from configuration (environment variables use <c>__</c> for <c>:</c>):
+/// <list type="bullet">
+/// <item><c>Notifications:Teams:&lt;name&gt;</c>: a Teams Workflows webhook URL, named by plans (<c>"notify": ["&lt;name&gt;"]</c>).</item>
+/// <item><c>Exposure:AppConfiguration:&lt;name&gt;</c>: an App Configuration connection string (<c>Endpoint=...;Id=...;Secret=...</c>) or an endpoint URL (Entra ID).</item>
+/// <item><c>Approvals:SigningKey</c>: the HMAC key of approval links (generated into the data directory when unset).</item>
+/// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service authentication).</item>
+/// <item><c>Approvals:LinkLifetime</c>: how long an approval link is valid (default 72 hours).</item>
+/// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
+/// </list>
+/// Secrets (webhook URLs, connection strings, the signing key) are never logged, stored in plans or the audit trail.
+/// </summary>
+internal sealed class IntegrationSettings
+{
+    public const string SigningKeyFile = "approval-key";
+
+    private IntegrationSettings(
+        ImmutableSortedDictionary<string, Uri> teamsChannels,
+        ImmutableSortedDictionary<string, string> appConfigurationConnections,
+        byte[] signingKey,
+        bool trustAppServiceAuthentication,
+        TimeSpan linkLifetime,
+        Uri? publicUrl)
+    {
+        TeamsChannels = teamsChannels;
+        AppConfigurationConnections = appConfigurationConnections;
+        SigningKey = signingKey;
+        TrustAppServiceAuthentication = trustAppServiceAuthentication;
+        LinkLifetime = linkLifetime;
+        PublicUrl = publicUrl;
+    }
+
+    public ImmutableSortedDictionary<string, Uri> TeamsChannels { get; }
+
+    public ImmutableSortedDictionary<string, string> AppConfigurationConnections { get; }
+
+    public byte[] SigningKey { get; }
+
+    public bool TrustAppServiceAuthentication { get; }
+
+    public TimeSpan LinkLifetime { get; }
+
+    public Uri? PublicUrl { get; set; }
+
+    public static IntegrationSettings From(IConfiguration configuration, string dataDirectory)
+    {
+        var channels = ImmutableSortedDictionary.CreateBuilder<string, Uri>(StringComparer.OrdinalIgnoreCase);
+        foreach (var channel in configuration.GetSection("Notifications:Teams").GetChildren())
+        {
+            if (!Uri.TryCreate(channel.Value, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http"))
+            {
+                // The value is a secret: name the setting, never the value.
+                throw new InvalidOperationException($"setting Notifications:Teams:{channel.Key} is not an absolute http(s) URL");
+            }
+
+            channels[channel.Key] = url;
+        }
+
+        var connections = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var connection in configuration.GetSection("Exposure:AppConfiguration").GetChildren())
+        {
+            if (connection.Value is { Length: > 0 } value)
+            {
+                connections[connection.Key] = value;
+            }
+        }
+
+        var lifetime = TimeSpan.FromHours(72);
+        if (configuration["Approvals:LinkLifetime"] is { Length: > 0 } lifetimeText && !Durations.TryParse(lifetimeText, out lifetime, out var error))
+        {
+            throw new InvalidOperationException($"setting Approvals:LinkLifetime: {error}");
+        }
+
+        var publicUrl = configuration["Rollout:PublicUrl"] is { Length: > 0 } publicText
+            ? new Uri(publicText.EndsWith('/') ? publicText : publicText + "/", UriKind.Absolute)
+            : null;
+        var trust = bool.TryParse(configuration["Approvals:TrustAppServiceAuthentication"], out var t) && t;
+        return new IntegrationSettings(channels.ToImmutable(), connections.ToImmutable(), ResolveSigningKey(configuration["Approvals:SigningKey"], dataDirectory), trust, lifetime, publicUrl);
+    }
+
+    /// <summary>The signing key: the setting, else the one stored under the data directory, else a new one stored there (0600).</summary>
+    private static byte[] ResolveSigningKey(string? configured, string dataDirectory)
+    {
+        if (configured is { Length: > 0 })
+        {
+            if (configured.Length < 32)
+            {
+                throw new InvalidOperationException("setting Approvals:SigningKey must be at least 32 characters");
+            }
+
+            return Encoding.UTF8.GetBytes(configured);
+        }
+
+        Directory.CreateDirectory(dataDirectory);
+        var file = Path.Combine(dataDirectory, SigningKeyFile);
+        if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: >= 32 } stored)
+        {
+            return Encoding.UTF8.GetBytes(stored);
+        }
+
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        File.WriteAllText(file, key);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return Encoding.UTF8.GetBytes(key);
+    }
+
+    /// <summary>Problems of a valid plan that only this host can see: channels and connections it does not have.</summary>
+    public IEnumerable<(string Path, string Message)> Check(RolloutPlan plan)
+    {
+        for (var i = 0; i < plan.Notify.Length; i++)
+        {
+            if (!TeamsChannels.ContainsKey(plan.Notify[i]))
+            {
+                yield return ($"$.notify[{i}]", string.Create(CultureInfo.InvariantCulture,
+                    $"no notification channel '{plan.Notify[i]}' on this host (configured: {(TeamsChannels.IsEmpty ? "none" : string.Join(", ", TeamsChannels.Keys))}); set Notifications:Teams:{plan.Notify[i]} to a Teams Workflows webhook URL"));
+            }
+        }
+
+        if (plan.Exposure is { Type: ExposureTargetSpec.AppConfiguration } spec && spec.Get("connection") is { } name && !AppConfigurationConnections.ContainsKey(name))
+        {
+            yield return ("$.exposure.connection", $"no App Configuration connection '{name}' on this host; set Exposure:AppConfiguration:{name} to a connection string or an endpoint URL");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Rollout.Core.Api;
+using Rollout.Core.Storage;
+
+namespace Rollout.Integrations.Storage;
+
+/// <summary>
+/// The local host's durable integration state, in the same SQLite file as the rollouts (its own tables): the delivery
+/// outbox (notifications, external exposure, gate callbacks), the Azure DevOps gate waiters and the consumed nonces of
+/// approval links. Every insert is keyed by its dedupe id, so a retried or replayed insert keeps one row.
+/// </summary>
+public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore
+{
+    private readonly string connectionString;
+
+    /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
+    public SqliteIntegrationStore(string path)
+    {
+        connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    /// <inheritdoc/>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, """
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE IF NOT EXISTS deliveries (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                rollout_id TEXT NOT NULL,
+                target TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                next_attempt_at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                status TEXT NOT NULL DEFAULT 'Pending',
+                last_error TEXT NULL,
+                completed_at INTEGER NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS ix_deliveries_due ON deliveries(next_attempt_at) WHERE status = 'Pending';
+            CREATE INDEX IF NOT EXISTS ix_deliveries_rollout ON deliveries(rollout_id, created_at);
+            CREATE TABLE IF NOT EXISTS gate_waiters (
+                id TEXT PRIMARY KEY,
+                rollout_id TEXT NOT NULL,
+                until TEXT NOT NULL,
+                callback TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                status TEXT NOT NULL DEFAULT 'Waiting',
+                result TEXT NULL,
+                resolved_at INTEGER NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS ix_gate_waiters_waiting ON gate_waiters(created_at) WHERE status = 'Waiting';
+            CREATE TABLE IF NOT EXISTS approval_nonces (
+                nonce TEXT PRIMARY KEY,
+                rollout_id TEXT NOT NULL,
+                approver TEXT NOT NULL,
+                consumed_at INTEGER NOT NULL) WITHOUT ROWID;
+            """, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, """
+            INSERT INTO deliveries (id, kind, rollout_id, target, payload, created_at, next_attempt_at, attempts, status)
+            VALUES ($id, $kind, $rid, $target, $payload, $created, $next, 0, 'Pending')
+            ON CONFLICT (id) DO NOTHING
+            """, cancellationToken,
+            ("$id", delivery.Id), ("$kind", delivery.Kind.ToString()), ("$rid", delivery.RolloutId), ("$target", delivery.Target),
+            ("$payload", delivery.Payload), ("$created", Ms(delivery.CreatedAt)), ("$next", Ms(delivery.NextAttemptAt))) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<Delivery>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadDeliveriesAsync(connection, """
+            SELECT id, kind, rollout_id, target, payload, created_at, next_attempt_at, attempts, status, last_error, completed_at FROM deliveries
+            WHERE status = 'Pending' AND next_attempt_at <= $now ORDER BY created_at, id LIMIT $max
+            """, cancellationToken, ("$now", Ms(now)), ("$max", max));
+    }
+
+    /// <inheritdoc/>
+    public async Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, """
+            UPDATE deliveries SET status = $status, attempts = $attempts, last_error = $error, completed_at = $at WHERE id = $id AND status = 'Pending'
+            """, cancellationToken, ("$id", id), ("$status", status.ToString()), ("$attempts", attempts), ("$error", error), ("$at", Ms(at)));
+    }
+
+    /// <inheritdoc/>
+    public async Task RetryLaterAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, """
+            UPDATE deliveries SET attempts = $attempts, next_attempt_at = $next, last_error = $error WHERE id = $id AND status = 'Pending'
+            """, cancellationToken, ("$id", id), ("$attempts", attempts), ("$next", Ms(nextAttemptAt)), ("$error", error));
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<Delivery>> ListAsync(string rolloutId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadDeliveriesAsync(connection, """
+            SELECT id, kind, rollout_id, target, payload, created_at, next_attempt_at, attempts, status, last_error, completed_at FROM deliveries
+            WHERE rollout_id = $rid ORDER BY created_at, id
+            """, cancellationToken, ("$rid", rolloutId));
+    }
+
+    /// <inheritdoc/>
+    public async Task<GateWaiter> RegisterAsync(GateWaiter waiter, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, """
+            INSERT INTO gate_waiters (id, rollout_id, until, callback, created_at, status)
+            VALUES ($id, $rid, $until, $callback, $created, 'Waiting')
+            ON CONFLICT (id) DO NOTHING
+            """, cancellationToken,
+            ("$id", waiter.Id), ("$rid", waiter.RolloutId), ("$until", waiter.Until),
+            ("$callback", JsonSerializer.Serialize(waiter.Callback, RolloutJson.Options)), ("$created", Ms(waiter.CreatedAt)));
+        var stored = await ReadWaitersAsync(connection, "SELECT id, rollout_id, until, callback, created_at, status, result, resolved_at FROM gate_waiters WHERE id = $id", cancellationToken, ("$id", waiter.Id));
+        return stored[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<GateWaiter>> WaitingAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ReadWaitersAsync(connection, "SELECT id, rollout_id, until, callback, created_at, status, result, resolved_at FROM gate_waiters WHERE status = 'Waiting' ORDER BY created_at LIMIT 1000", cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async Task ResolveAsync(string id, string result, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await ExecuteAsync(connection, "UPDATE gate_waiters SET status = 'Resolved', result = $result, resolved_at = $at WHERE id = $id AND status = 'Waiting'", cancellationToken,
+            ("$id", id), ("$result", result), ("$at", Ms(at)));
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryConsumeAsync(string nonce, string rolloutId, string approver, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, """
+            INSERT INTO approval_nonces (nonce, rollout_id, approver, consumed_at) VALUES ($nonce, $rid, $approver, $at) ON CONFLICT (nonce) DO NOTHING
+            """, cancellationToken, ("$nonce", nonce), ("$rid", rolloutId), ("$approver", approver), ("$at", Ms(at))) == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, "SELECT 1 FROM approval_nonces WHERE nonce = $nonce", ("$nonce", nonce));
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    private static async Task<IReadOnlyList<Delivery>> ReadDeliveriesAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var result = new List<Delivery>();
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(new Delivery(
+                reader.GetString(0),
+                Enum.Parse<DeliveryKind>(reader.GetString(1)),
+                reader.GetString(2),
+                reader.GetString(3),
+                reader.GetString(4),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(6)),
+                reader.GetInt32(7),
+                Enum.Parse<DeliveryStatus>(reader.GetString(8)),
+                reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.IsDBNull(10) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(10))));
+        }
+
+        return result;
+    }
+
+    private static async Task<IReadOnlyList<GateWaiter>> ReadWaitersAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var result = new List<GateWaiter>();
+        while (await reader.ReadAsync(ct))
+        {
+            var callback = JsonSerializer.Deserialize<GateCallback>(reader.GetString(3), RolloutJson.Options)
+                ?? throw new InvalidDataException("a stored gate callback is empty");
+            result.Add(new GateWaiter(
+                reader.GetString(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                callback,
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+                Enum.Parse<GateWaiterStatus>(reader.GetString(5)),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(7))));
+        }
+
+        return result;
+    }
+
+    private static async Task<int> ExecuteAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+
+    private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
+    {
+        var connection = new SqliteConnection(connectionString);
+        await connection.OpenAsync(ct);
+        return connection;
+    }
+}
