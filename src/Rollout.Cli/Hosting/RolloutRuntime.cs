@@ -93,6 +93,11 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
             if (current is not null)
             {
                 state = current.State;
+                if (state.NextWakeAt is { } due)
+                {
+                    HostMetrics.SchedulerLag.Record((time.GetUtcNow() - due).TotalMilliseconds);
+                }
+
                 effect = RolloutMachine.Step(state, new Tick(), time.GetUtcNow()).Effects.OfType<EvaluateCriteria>().FirstOrDefault();
             }
         }
@@ -124,6 +129,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
                 if (await store.SaveAsync(new Checkpoint(step.State, current.Version, step.Audit, null, ReleaseLease: true), ct))
                 {
                     ApplyEffects(step);
+                    HostMetrics.Evaluations.Add(1);
                     return;
                 }
             }
