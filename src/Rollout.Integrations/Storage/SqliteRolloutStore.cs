@@ -16,6 +16,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
 {
     private const string Terminal = "('Completed','RolledBack')";
     private readonly string connectionString;
+    private readonly SemaphoreSlim writeGate = new(1, 1);
 
     /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
     public SqliteRolloutStore(string path)
@@ -33,7 +34,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, """
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS rollouts (
@@ -78,7 +79,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task CreateAsync(RolloutState state, ImmutableArray<AuditEvent> audit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var active = await ScalarAsync<string>(connection, tx, $"SELECT id FROM rollouts WHERE flag = $flag AND status NOT IN {Terminal}", cancellationToken, ("$flag", state.Plan.Flag));
         if (active is not null)
@@ -125,7 +126,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task<bool> SaveAsync(Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var state = checkpoint.State;
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var lease = checkpoint.ReleaseLease ? ", lease_owner = NULL, lease_until = NULL" : string.Empty;
         var updated = await ExecuteAsync(connection, tx, $"""
@@ -173,7 +174,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task<StoredCommand> AcceptCommandAsync(StoredCommand command, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var existing = await ReadCommandAsync(connection, tx, command.RolloutId, command.CommandId, cancellationToken);
         if (existing is not null)
@@ -192,7 +193,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task AnswerCommandAsync(StoredCommand command, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await UpsertAnswerAsync(connection, null, command, cancellationToken);
     }
 
@@ -217,7 +218,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ClaimDueAsync(string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var command = Command(connection, null, $"""
             UPDATE rollouts SET lease_owner = $owner, lease_until = $until
             WHERE id IN (
@@ -239,7 +240,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task ReleaseAsync(string id, string owner, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE id = $id AND lease_owner = $owner", cancellationToken, ("$id", id), ("$owner", owner));
     }
 
@@ -261,7 +262,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task ReleaseAllAsync(string owner, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $owner", cancellationToken, ("$owner", owner));
     }
 
@@ -331,6 +332,35 @@ public sealed class SqliteRolloutStore : IRolloutStore
         return connection;
     }
 
+    // SQLite has one writer at a time. Two connections of this process that write at once make one of them get
+    // SQLITE_BUSY, which Microsoft.Data.Sqlite retries by sleeping its thread (150 ms at a time): under a few dozen
+    // concurrent checkpoints that sleep was most of the scheduler's time. Writers of this process therefore queue here,
+    // asynchronously, and SQLite's own locking (busy retries included) only arbitrates between processes.
+    private async Task<SqliteConnection> OpenForWriteAsync(CancellationToken ct)
+    {
+        await writeGate.WaitAsync(ct);
+        GatedConnection? connection = null;
+        try
+        {
+            connection = new GatedConnection(connectionString, writeGate);
+            await connection.OpenAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            if (connection is null)
+            {
+                writeGate.Release();
+            }
+            else
+            {
+                await connection.DisposeAsync(); // gives the gate back
+            }
+
+            throw;
+        }
+    }
+
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
@@ -360,4 +390,25 @@ public sealed class SqliteRolloutStore : IRolloutStore
     private static long? Ms(DateTimeOffset? at) => at?.ToUnixTimeMilliseconds();
 
     private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    /// <summary>A connection that gives the write gate back when it is disposed (once).</summary>
+    private sealed class GatedConnection(string connectionString, SemaphoreSlim gate) : SqliteConnection(connectionString)
+    {
+        private int released;
+
+        protected override void Dispose(bool disposing)
+        {
+            try
+            {
+                base.Dispose(disposing);
+            }
+            finally
+            {
+                if (Interlocked.Exchange(ref released, 1) == 0)
+                {
+                    gate.Release();
+                }
+            }
+        }
+    }
 }
