@@ -22,6 +22,10 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
 {
     private const int MaxSaveAttempts = 20;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> locks = new(StringComparer.Ordinal);
+
+    // The stored version of each rollout whose state the flag store already reflects (written or read by this process),
+    // so the periodic refresh reads only rollouts that another process changed.
+    private readonly ConcurrentDictionary<string, long> appliedVersions = new(StringComparer.Ordinal);
     private DateTimeOffset lastFlagRefresh = DateTimeOffset.MinValue;
 
     /// <summary>This process's identity as a lease owner: host, process id and start time.</summary>
@@ -58,6 +62,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         var step = RolloutMachine.Start(id, plan, actor, time.GetUtcNow());
         await store.CreateAsync(step.State, step.Audit, ct);
         flags.Apply(step.State);
+        appliedVersions[id] = 1;
         log.LogInformation("Rollout {Id} of flag {Flag} started by {Actor}", id, plan.Flag, actor);
         return step.State;
     }
@@ -128,7 +133,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
 
                 if (await store.SaveAsync(new Checkpoint(step.State, current.Version, step.Audit, null, ReleaseLease: true), ct))
                 {
-                    ApplyEffects(step);
+                    ApplyEffects(step, current.Version + 1);
                     HostMetrics.Evaluations.Add(1);
                     return;
                 }
@@ -160,9 +165,10 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
     {
         var now = time.GetUtcNow();
         var since = full ? DateTimeOffset.MinValue : lastFlagRefresh - TimeSpan.FromSeconds(5);
-        foreach (var rollout in await store.ListChangedSinceAsync(since < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : since, ct))
+        foreach (var rollout in await store.ListChangedSinceAsync(since < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : since, appliedVersions, ct))
         {
             flags.Apply(rollout.State);
+            appliedVersions[rollout.State.Id] = rollout.Version;
         }
 
         lastFlagRefresh = now;
@@ -192,7 +198,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
                         continue;
                     }
 
-                    ApplyEffects(step);
+                    ApplyEffects(step, current.Version + 1);
                 }
                 else
                 {
@@ -206,15 +212,12 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         throw new InvalidOperationException($"rollout {stored.RolloutId} kept changing; command {stored.CommandId} is stored and will be applied shortly");
     }
 
-    private void ApplyEffects(StepResult step)
+    private void ApplyEffects(StepResult step, long version)
     {
-        foreach (var effect in step.Effects)
-        {
-            if (effect is ApplyExposure)
-            {
-                flags.Apply(step.State);
-            }
-        }
+        // Every checkpoint goes to the flag store (cheap when the exposure did not change: ApplyExposure is the only effect
+        // that changes it), so its entry is current for this version and the periodic refresh need not read it back.
+        flags.Apply(step.State);
+        appliedVersions[step.State.Id] = version;
 
         foreach (var entry in step.Audit)
         {

@@ -56,6 +56,14 @@ public interface IRolloutStore
     Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Like <see cref="ListChangedSinceAsync(DateTimeOffset, CancellationToken)"/>, leaving out rollouts whose stored version
+    /// is the one <paramref name="knownVersions"/> gives for them (the caller has that state already). A store that can
+    /// compare versions without reading states overrides this so that a cache refresh reads only what it lacks.
+    /// </summary>
+    async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, IReadOnlyDictionary<string, long> knownVersions, CancellationToken cancellationToken) =>
+        [.. (await ListChangedSinceAsync(since, cancellationToken)).Where(r => !knownVersions.TryGetValue(r.State.Id, out var known) || known != r.Version)];
+
+    /// <summary>
     /// Writes a checkpoint if the stored version still equals <see cref="Checkpoint.ExpectedVersion"/>;
     /// returns false (writing nothing) when someone else wrote first.
     /// </summary>

@@ -123,6 +123,34 @@ public sealed class SqliteRolloutStore : IRolloutStore
     }
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, IReadOnlyDictionary<string, long> knownVersions, CancellationToken cancellationToken)
+    {
+        // Ids and versions first (from the index, no state is read or parsed), then the states the caller lacks.
+        await using var connection = await OpenAsync(cancellationToken);
+        var missing = new List<string>();
+        await using (var command = Command(connection, null, "SELECT id, version FROM rollouts WHERE updated_at >= $since ORDER BY updated_at", ("$since", Ms(since))))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var id = reader.GetString(0);
+                if (!knownVersions.TryGetValue(id, out var known) || known != reader.GetInt64(1))
+                {
+                    missing.Add(id);
+                }
+            }
+        }
+
+        var result = new List<StoredRollout>(missing.Count);
+        foreach (var id in missing)
+        {
+            result.AddRange(await QueryRolloutsAsync(connection, "SELECT state, version FROM rollouts WHERE id = $id", cancellationToken, ("$id", id)));
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc/>
     public async Task<bool> SaveAsync(Checkpoint checkpoint, CancellationToken cancellationToken)
     {
         var state = checkpoint.State;
