@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -16,7 +17,9 @@ public sealed class SqliteRolloutStore : IRolloutStore
 {
     private const string Terminal = "('Completed','RolledBack')";
     private readonly string connectionString;
+    private const int MaxGroup = 256;
     private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly ConcurrentQueue<PendingSave> pendingSaves = new();
 
     /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
     public SqliteRolloutStore(string path)
@@ -151,30 +154,108 @@ public sealed class SqliteRolloutStore : IRolloutStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Group commit: checkpoints saved at the same time are written by one transaction, each inside its own savepoint, so
+    /// each is still all-or-nothing (a failing one is rolled back to its savepoint and only its caller sees the error)
+    /// and every caller returns only after the transaction that holds its checkpoint has committed. One commit (one
+    /// WAL sync) then serves the whole group instead of each checkpoint waiting for the single writer in turn.
+    /// </remarks>
     public async Task<bool> SaveAsync(Checkpoint checkpoint, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingSave(checkpoint, JsonSerializer.Serialize(checkpoint.State, RolloutJson.Options));
+        pendingSaves.Enqueue(pending);
+
+        // Not cancellable from here on: once queued, the checkpoint may be written by another caller's group, and the
+        // caller must learn whether it was.
+        await using (var connection = await OpenForWriteAsync(CancellationToken.None))
+        {
+            if (!pending.Done.Task.IsCompleted)
+            {
+                await WriteGroupAsync(connection);
+            }
+        }
+
+        return await pending.Done.Task;
+    }
+
+    private async Task WriteGroupAsync(SqliteConnection connection)
+    {
+        var group = new List<PendingSave>();
+        while (group.Count < MaxGroup && pendingSaves.TryDequeue(out var next))
+        {
+            group.Add(next);
+        }
+
+        var results = new (bool Saved, Exception? Error)[group.Count];
+        try
+        {
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None);
+            for (var i = 0; i < group.Count; i++)
+            {
+                var savepoint = $"c{i}";
+                await tx.SaveAsync(savepoint, CancellationToken.None);
+                try
+                {
+                    results[i] = (await WriteCheckpointAsync(connection, tx, group[i]), null);
+                    await tx.ReleaseAsync(savepoint, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    await tx.RollbackAsync(savepoint, CancellationToken.None);
+                    await tx.ReleaseAsync(savepoint, CancellationToken.None);
+                    results[i] = (false, ex);
+                }
+            }
+
+            await tx.CommitAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Nothing of the group was committed.
+            foreach (var pending in group)
+            {
+                pending.Done.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (results[i].Error is { } error)
+            {
+                group[i].Done.TrySetException(error);
+            }
+            else
+            {
+                group[i].Done.TrySetResult(results[i].Saved);
+            }
+        }
+    }
+
+    private static async Task<bool> WriteCheckpointAsync(SqliteConnection connection, SqliteTransaction tx, PendingSave pending)
+    {
+        var checkpoint = pending.Checkpoint;
         var state = checkpoint.State;
-        await using var connection = await OpenForWriteAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var lease = checkpoint.ReleaseLease ? ", lease_owner = NULL, lease_until = NULL" : string.Empty;
         var updated = await ExecuteAsync(connection, tx, $"""
             UPDATE rollouts SET status = $status, version = version + 1, state = $state, wake_at = $wake, updated_at = $updated{lease}
             WHERE id = $id AND version = $version
-            """, cancellationToken,
+            """, CancellationToken.None,
             ("$id", state.Id), ("$version", checkpoint.ExpectedVersion), ("$status", state.Status.ToString()),
-            ("$state", JsonSerializer.Serialize(state, RolloutJson.Options)), ("$wake", Ms(state.NextWakeAt)), ("$updated", Ms(state.UpdatedAt)));
+            ("$state", pending.StateJson), ("$wake", Ms(state.NextWakeAt)), ("$updated", Ms(state.UpdatedAt)));
         if (updated == 0)
         {
             return false;
         }
 
-        await InsertAuditAsync(connection, tx, state.Id, checkpoint.Audit, cancellationToken);
+        await InsertAuditAsync(connection, tx, state.Id, checkpoint.Audit, CancellationToken.None);
         if (checkpoint.AnsweredCommand is { } command)
         {
-            await UpsertAnswerAsync(connection, tx, command, cancellationToken);
+            await UpsertAnswerAsync(connection, tx, command, CancellationToken.None);
         }
 
-        await tx.CommitAsync(cancellationToken);
         return true;
     }
 
@@ -418,6 +499,16 @@ public sealed class SqliteRolloutStore : IRolloutStore
     private static long? Ms(DateTimeOffset? at) => at?.ToUnixTimeMilliseconds();
 
     private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    /// <summary>A checkpoint waiting for a group commit, its state already serialized (outside the write gate).</summary>
+    private sealed class PendingSave(Checkpoint checkpoint, string stateJson)
+    {
+        public Checkpoint Checkpoint { get; } = checkpoint;
+
+        public string StateJson { get; } = stateJson;
+
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>A connection that gives the write gate back when it is disposed (once).</summary>
     private sealed class GatedConnection(string connectionString, SemaphoreSlim gate) : SqliteConnection(connectionString)
