@@ -92,9 +92,10 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
     {
         EvaluateCriteria? effect = null;
         RolloutState? state = null;
+        StoredRollout? read = null;
         await using (await LockAsync(id, ct))
         {
-            var current = await store.GetAsync(id, ct);
+            var current = read = await store.GetAsync(id, ct);
             if (current is not null)
             {
                 state = current.State;
@@ -118,7 +119,11 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         {
             for (var attempt = 0; attempt < MaxSaveAttempts; attempt++)
             {
-                var current = await store.GetAsync(id, ct);
+                // Usually nothing wrote the rollout while its criteria were read: then the state read before is current
+                // (every state write bumps the version) and only the version is read again, not the whole state.
+                var current = attempt == 0 && read is not null && await store.GetVersionAsync(id, ct) == read.Version
+                    ? read
+                    : await store.GetAsync(id, ct);
                 if (current is null)
                 {
                     return;

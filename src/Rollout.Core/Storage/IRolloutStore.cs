@@ -49,6 +49,9 @@ public interface IRolloutStore
     /// <summary>Reads one rollout, or null.</summary>
     Task<StoredRollout?> GetAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>The stored version of one rollout, or null; a store overrides this to answer without reading the state.</summary>
+    async Task<long?> GetVersionAsync(string id, CancellationToken cancellationToken) => (await GetAsync(id, cancellationToken))?.Version;
+
     /// <summary>Lists rollouts, newest first, optionally only those with <paramref name="status"/>.</summary>
     Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken);
 

@@ -110,6 +110,14 @@ public sealed class SqliteRolloutStore : IRolloutStore
     }
 
     /// <inheritdoc/>
+    public async Task<long?> GetVersionAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT version FROM rollouts WHERE id = $id", ("$id", id));
+        return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : null;
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
