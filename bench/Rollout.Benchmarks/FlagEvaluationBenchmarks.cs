@@ -35,6 +35,7 @@ public class FlagEvaluationBenchmarks
     private FlagStore flags = null!;
     private SubjectContext[] typical = null!;
     private SubjectContext[] named = null!;
+    private SubjectContext[] shortIds = null!;
     private ContextualTargetingFilter filter = null!;
     private FeatureFilterEvaluationContext filterContext = null!;
     private TargetingContext[] fmTypical = null!;
@@ -53,6 +54,7 @@ public class FlagEvaluationBenchmarks
         // Typical traffic: a subject that is not named, belongs to a group and a tenant that are not in the audience, so
         // every rule is checked and the percentage decides (about 10% on).
         typical = [.. Enumerable.Range(0, Subjects).Select(i => new SubjectContext($"user-{100000 + i * 7919}@example.com", ["employees"], $"tenant-{i % 64}", null, null))];
+        shortIds = [.. typical.Select((c, i) => c with { Subject = $"u{1000000 + i * 7919}" })]; // 8-character ids
         named = [.. Enumerable.Range(0, Subjects).Select(i => new SubjectContext(PilotUsers[i % PilotUsers.Length].ToUpperInvariant(), null, null, null, null))];
 
         filter = new ContextualTargetingFilter(Options.Create(new TargetingEvaluationOptions { IgnoreCase = true }), NullLoggerFactory.Instance);
@@ -76,6 +78,23 @@ public class FlagEvaluationBenchmarks
     {
         var on = 0;
         var contexts = typical;
+        for (var i = 0; i < contexts.Length; i++)
+        {
+            if (exposure.Evaluate(contexts[i]).Enabled)
+            {
+                on++;
+            }
+        }
+
+        return on;
+    }
+
+    /// <summary>As <see cref="Rollout_Exposure_Typical"/> with 8-character subject ids instead of 23-character e-mails.</summary>
+    [Benchmark(OperationsPerInvoke = Subjects)]
+    public int Rollout_Exposure_Typical_ShortId()
+    {
+        var on = 0;
+        var contexts = shortIds;
         for (var i = 0; i < contexts.Length; i++)
         {
             if (exposure.Evaluate(contexts[i]).Enabled)
