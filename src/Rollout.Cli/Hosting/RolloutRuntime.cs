@@ -23,6 +23,10 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
 {
     private const int MaxSaveAttempts = 20;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> locks = new(StringComparer.Ordinal);
+
+    // The stored version of each rollout whose state the flag store already reflects (written or read by this process),
+    // so the periodic refresh reads only rollouts that another process changed.
+    private readonly ConcurrentDictionary<string, long> appliedVersions = new(StringComparer.Ordinal);
     private DateTimeOffset lastFlagRefresh = DateTimeOffset.MinValue;
 
     /// <summary>This process's identity as a lease owner: host, process id and start time.</summary>
@@ -59,6 +63,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         var step = RolloutMachine.Start(id, plan, actor, time.GetUtcNow());
         await store.CreateAsync(step.State, step.Audit, ct);
         flags.Apply(step.State);
+        appliedVersions[id] = 1;
         log.LogInformation("Rollout {Id} of flag {Flag} started by {Actor}", id, plan.Flag, actor);
         return step.State;
     }
@@ -88,12 +93,18 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
     {
         EvaluateCriteria? effect = null;
         RolloutState? state = null;
+        StoredRollout? read = null;
         await using (await LockAsync(id, ct))
         {
-            var current = await store.GetAsync(id, ct);
+            var current = read = await store.GetAsync(id, ct);
             if (current is not null)
             {
                 state = current.State;
+                if (state.NextWakeAt is { } due)
+                {
+                    HostMetrics.SchedulerLag.Record((time.GetUtcNow() - due).TotalMilliseconds);
+                }
+
                 effect = RolloutMachine.Step(state, new Tick(), time.GetUtcNow()).Effects.OfType<EvaluateCriteria>().FirstOrDefault();
             }
         }
@@ -109,7 +120,11 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         {
             for (var attempt = 0; attempt < MaxSaveAttempts; attempt++)
             {
-                var current = await store.GetAsync(id, ct);
+                // Usually nothing wrote the rollout while its criteria were read: then the state read before is current
+                // (every state write bumps the version) and only the version is read again, not the whole state.
+                var current = attempt == 0 && read is not null && await store.GetVersionAsync(id, ct) == read.Version
+                    ? read
+                    : await store.GetAsync(id, ct);
                 if (current is null)
                 {
                     return;
@@ -124,7 +139,8 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
 
                 if (await store.SaveAsync(new Checkpoint(step.State, current.Version, step.Audit, null, ReleaseLease: true), ct))
                 {
-                    ApplyEffects(step);
+                    ApplyEffects(step, current.Version + 1);
+                    HostMetrics.Evaluations.Add(1);
                     return;
                 }
             }
@@ -157,7 +173,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
 
                 if (await store.SaveAsync(new Checkpoint(step.State, current.Version, step.Audit, null, ReleaseLease: false), ct))
                 {
-                    ApplyEffects(step);
+                    ApplyEffects(step, current.Version + 1);
                     return step.State;
                 }
             }
@@ -188,9 +204,10 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
     {
         var now = time.GetUtcNow();
         var since = full ? DateTimeOffset.MinValue : lastFlagRefresh - TimeSpan.FromSeconds(5);
-        foreach (var rollout in await store.ListChangedSinceAsync(since < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : since, ct))
+        foreach (var rollout in await store.ListChangedSinceAsync(since < DateTimeOffset.UnixEpoch ? DateTimeOffset.UnixEpoch : since, appliedVersions, ct))
         {
             flags.Apply(rollout.State);
+            appliedVersions[rollout.State.Id] = rollout.Version;
         }
 
         lastFlagRefresh = now;
@@ -220,7 +237,7 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
                         continue;
                     }
 
-                    ApplyEffects(step);
+                    ApplyEffects(step, current.Version + 1);
                 }
                 else
                 {
@@ -234,15 +251,12 @@ internal sealed class RolloutRuntime(IRolloutStore store, CriteriaEvaluator eval
         throw new InvalidOperationException($"rollout {stored.RolloutId} kept changing; command {stored.CommandId} is stored and will be applied shortly");
     }
 
-    private void ApplyEffects(StepResult step)
+    private void ApplyEffects(StepResult step, long version)
     {
-        foreach (var effect in step.Effects)
-        {
-            if (effect is ApplyExposure)
-            {
-                flags.Apply(step.State);
-            }
-        }
+        // Every checkpoint goes to the flag store (cheap when the exposure did not change: ApplyExposure is the only effect
+        // that changes it), so its entry is current for this version and the periodic refresh need not read it back.
+        flags.Apply(step.State);
+        appliedVersions[step.State.Id] = version;
 
         foreach (var entry in step.Audit)
         {

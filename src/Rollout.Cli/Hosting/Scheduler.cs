@@ -25,18 +25,7 @@ internal sealed class Scheduler(RolloutRuntime runtime, TimeProvider time, Sched
                     await runtime.RefreshFlagsAsync(stoppingToken);
                 }
 
-                var free = slots.CurrentCount;
-                if (free == 0)
-                {
-                    continue;
-                }
-
-                var claimed = await runtime.Store.ClaimDueAsync(runtime.Owner, now, now + options.Lease, free, stoppingToken);
-                foreach (var id in claimed)
-                {
-                    await slots.WaitAsync(stoppingToken);
-                    _ = Task.Run(() => RunAsync(id, stoppingToken), stoppingToken);
-                }
+                await ClaimAndRunDueAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -49,6 +38,51 @@ internal sealed class Scheduler(RolloutRuntime runtime, TimeProvider time, Sched
             }
         }
         while (await WaitAsync(timer, stoppingToken));
+    }
+
+    /// <summary>
+    /// Claims due rollouts as slots free up and starts them, until fewer are due than were asked for. A pass used to claim
+    /// only the slots free at the poll, so at most MaxConcurrentEvaluations rollouts started per PollInterval (320/s by
+    /// default) however fast evaluations were; now a full claim is followed by another as soon as a slot frees. It gives
+    /// up after a poll interval without a free slot, so housekeeping still runs while every slot waits on a slow source.
+    /// </summary>
+    private async Task ClaimAndRunDueAsync(CancellationToken ct)
+    {
+        while (await slots.WaitAsync(options.PollInterval, ct))
+        {
+            var taken = 1;
+            while (taken < options.MaxConcurrentEvaluations && slots.Wait(0, CancellationToken.None))
+            {
+                taken++;
+            }
+
+            IReadOnlyList<string> claimed;
+            try
+            {
+                var now = time.GetUtcNow();
+                claimed = await runtime.Store.ClaimDueAsync(runtime.Owner, now, now + options.Lease, taken, ct);
+            }
+            catch
+            {
+                slots.Release(taken);
+                throw;
+            }
+
+            if (claimed.Count < taken)
+            {
+                slots.Release(taken - claimed.Count);
+            }
+
+            foreach (var id in claimed)
+            {
+                _ = Task.Run(() => RunAsync(id, ct), ct);
+            }
+
+            if (claimed.Count < taken)
+            {
+                return; // nothing more is due
+            }
+        }
     }
 
     private async Task RunAsync(string id, CancellationToken ct)

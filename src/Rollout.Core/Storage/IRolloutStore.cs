@@ -49,11 +49,22 @@ public interface IRolloutStore
     /// <summary>Reads one rollout, or null.</summary>
     Task<StoredRollout?> GetAsync(string id, CancellationToken cancellationToken);
 
+    /// <summary>The stored version of one rollout, or null; a store overrides this to answer without reading the state.</summary>
+    async Task<long?> GetVersionAsync(string id, CancellationToken cancellationToken) => (await GetAsync(id, cancellationToken))?.Version;
+
     /// <summary>Lists rollouts, newest first, optionally only those with <paramref name="status"/>.</summary>
     Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken);
 
     /// <summary>Lists rollouts changed at or after <paramref name="since"/> (to refresh caches).</summary>
     Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="ListChangedSinceAsync(DateTimeOffset, CancellationToken)"/>, leaving out rollouts whose stored version
+    /// is the one <paramref name="knownVersions"/> gives for them (the caller has that state already). A store that can
+    /// compare versions without reading states overrides this so that a cache refresh reads only what it lacks.
+    /// </summary>
+    async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, IReadOnlyDictionary<string, long> knownVersions, CancellationToken cancellationToken) =>
+        [.. (await ListChangedSinceAsync(since, cancellationToken)).Where(r => !knownVersions.TryGetValue(r.State.Id, out var known) || known != r.Version)];
 
     /// <summary>
     /// Writes a checkpoint if the stored version still equals <see cref="Checkpoint.ExpectedVersion"/>;

@@ -12,22 +12,35 @@ public static class Bucketing
     /// <summary>The number of buckets: 100% × <see cref="Resolution"/>.</summary>
     public const int BucketCount = 100 * Resolution;
 
+    private const ulong FnvOffset = 14695981039346656037UL;
+    private const ulong FnvPrime = 1099511628211UL;
+
     /// <summary>The subject's bucket for <paramref name="flag"/>, in [0, <see cref="BucketCount"/>).</summary>
-    public static int BucketOf(string flag, string subject)
+    public static int BucketOf(string flag, string subject) => BucketOf(PrefixOf(flag), subject);
+
+    /// <summary>
+    /// The hash state after "flag:", the part of <see cref="BucketOf(string, string)"/> that does not depend on the
+    /// subject; an <see cref="Exposure"/> computes it once, so an evaluation hashes only the subject.
+    /// </summary>
+    internal static ulong PrefixOf(string flag)
     {
         // FNV-1a over the UTF-16 code units of "flag:subject", then a 64-bit finaliser for an even spread.
-        const ulong offset = 14695981039346656037UL;
-        const ulong prime = 1099511628211UL;
-        var hash = offset;
+        var hash = FnvOffset;
         foreach (var c in flag)
         {
-            hash = (hash ^ c) * prime;
+            hash = (hash ^ c) * FnvPrime;
         }
 
-        hash = (hash ^ ':') * prime;
+        return (hash ^ ':') * FnvPrime;
+    }
+
+    /// <summary>The bucket of <paramref name="subject"/> given the flag's <see cref="PrefixOf(string)"/>; allocation-free.</summary>
+    internal static int BucketOf(ulong prefix, string subject)
+    {
+        var hash = prefix;
         foreach (var c in subject)
         {
-            hash = (hash ^ c) * prime;
+            hash = (hash ^ c) * FnvPrime;
         }
 
         hash ^= hash >> 33;

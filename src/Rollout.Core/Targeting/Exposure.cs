@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Globalization;
 using Rollout.Core.Plans;
 
@@ -16,12 +15,14 @@ public readonly record struct FlagDecision(bool Enabled, string Reason);
 /// </summary>
 public sealed class Exposure
 {
-    private readonly FrozenDictionary<string, string> users;
-    private readonly FrozenDictionary<string, string> groups;
-    private readonly FrozenDictionary<string, string> tenants;
-    private readonly FrozenDictionary<string, string> regions;
-    private readonly FrozenDictionary<string, string> roles;
+    // Null when the kind has no names, so an evaluation skips it without a lookup.
+    private readonly NameIndex? users;
+    private readonly NameIndex? groups;
+    private readonly NameIndex? tenants;
+    private readonly NameIndex? regions;
+    private readonly NameIndex? roles;
     private readonly int buckets;
+    private readonly ulong bucketPrefix;
     private readonly string percentReason;
 
     private Exposure(string flag, int? stageIndex, string? stageName, decimal percent, IReadOnlyList<StagePlan> stages)
@@ -31,10 +32,11 @@ public sealed class Exposure
         StageName = stageName;
         Percent = percent;
         buckets = Bucketing.BucketsFor(percent);
+        bucketPrefix = Bucketing.PrefixOf(flag);
         percentReason = $"in the {percent.ToString("0.###", CultureInfo.InvariantCulture)}% rollout";
 
         // Each entry maps a name to the reason reported for it, built once so a lookup allocates nothing.
-        FrozenDictionary<string, string> Index(string kind, Func<Audience, IEnumerable<string>> select)
+        NameIndex? Index(string kind, Func<Audience, IEnumerable<string>> select)
         {
             var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var stage in stages)
@@ -45,7 +47,7 @@ public sealed class Exposure
                 }
             }
 
-            return map.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+            return map.Count == 0 ? null : new NameIndex(map);
         }
 
         users = Index("user", a => a.Users);
@@ -88,15 +90,13 @@ public sealed class Exposure
             return new FlagDecision(false, "no exposure");
         }
 
-        if (context.Subject is { Length: > 0 } subject)
+        var subject = context.Subject;
+        if (users is not null && subject is { Length: > 0 } && users.TryGetValue(subject, out var userStage))
         {
-            if (users.TryGetValue(subject, out var stage))
-            {
-                return new FlagDecision(true, stage);
-            }
+            return new FlagDecision(true, userStage);
         }
 
-        if (context.Groups is { } memberOf)
+        if (groups is not null && context.Groups is { } memberOf)
         {
             for (var i = 0; i < memberOf.Count; i++)
             {
@@ -107,22 +107,23 @@ public sealed class Exposure
             }
         }
 
-        if (context.Tenant is { Length: > 0 } tenant && tenants.TryGetValue(tenant, out var tenantStage))
+        if (tenants is not null && context.Tenant is { Length: > 0 } tenant && tenants.TryGetValue(tenant, out var tenantStage))
         {
             return new FlagDecision(true, tenantStage);
         }
 
-        if (context.Region is { Length: > 0 } region && regions.TryGetValue(region, out var regionStage))
+        if (regions is not null && context.Region is { Length: > 0 } region && regions.TryGetValue(region, out var regionStage))
         {
             return new FlagDecision(true, regionStage);
         }
 
-        if (context.Role is { Length: > 0 } role && roles.TryGetValue(role, out var roleStage))
+        if (roles is not null && context.Role is { Length: > 0 } role && roles.TryGetValue(role, out var roleStage))
         {
             return new FlagDecision(true, roleStage);
         }
 
-        if (buckets > 0 && context.Subject is { Length: > 0 } bucketed && Bucketing.BucketOf(Flag, bucketed) < buckets)
+        // The flag's part of the hash is computed once (bucketPrefix); only the subject is hashed here.
+        if (buckets > 0 && subject is { Length: > 0 } && Bucketing.BucketOf(bucketPrefix, subject) < buckets)
         {
             return new FlagDecision(true, percentReason);
         }

@@ -19,9 +19,15 @@ public sealed class FlagStore
     /// <summary>Records the exposure of <paramref name="state"/> if it is newer than what the flag holds.</summary>
     public void Apply(RolloutState state)
     {
-        var exposure = state.Status == RolloutStatus.RolledBack
-            ? Core.Targeting.Exposure.None(state.Plan.Flag)
-            : Core.Targeting.Exposure.AtStage(state.Plan, state.StageIndex);
+        var rolledBack = state.Status == RolloutStatus.RolledBack;
+        int? stage = rolledBack ? null : state.StageIndex;
+
+        // Most checkpoints (an evaluation that holds) leave the exposure as it was: keep the compiled one.
+        var exposure = flags.TryGetValue(state.Plan.Flag, out var existing) && existing.RolloutId == state.Id && existing.Exposure.StageIndex == stage
+            ? existing.Exposure
+            : rolledBack
+                ? Core.Targeting.Exposure.None(state.Plan.Flag)
+                : Core.Targeting.Exposure.AtStage(state.Plan, state.StageIndex);
         var entry = new FlagEntry(exposure, state.Id, state.Status, state.UpdatedAt);
         flags.AddOrUpdate(
             state.Plan.Flag,

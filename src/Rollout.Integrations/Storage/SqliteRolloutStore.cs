@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
@@ -16,6 +17,9 @@ public sealed class SqliteRolloutStore : IRolloutStore
 {
     private const string Terminal = "('Completed','RolledBack')";
     private readonly string connectionString;
+    private const int MaxGroup = 256;
+    private readonly SemaphoreSlim writeGate = new(1, 1);
+    private readonly ConcurrentQueue<PendingSave> pendingSaves = new();
 
     /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
     public SqliteRolloutStore(string path)
@@ -33,7 +37,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, """
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS rollouts (
@@ -78,7 +82,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task CreateAsync(RolloutState state, ImmutableArray<AuditEvent> audit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var active = await ScalarAsync<string>(connection, tx, $"SELECT id FROM rollouts WHERE flag = $flag AND status NOT IN {Terminal}", cancellationToken, ("$flag", state.Plan.Flag));
         if (active is not null)
@@ -106,6 +110,14 @@ public sealed class SqliteRolloutStore : IRolloutStore
     }
 
     /// <inheritdoc/>
+    public async Task<long?> GetVersionAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT version FROM rollouts WHERE id = $id", ("$id", id));
+        return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : null;
+    }
+
+    /// <inheritdoc/>
     public async Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
@@ -122,30 +134,136 @@ public sealed class SqliteRolloutStore : IRolloutStore
     }
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, IReadOnlyDictionary<string, long> knownVersions, CancellationToken cancellationToken)
+    {
+        // Ids and versions first (from the index, no state is read or parsed), then the states the caller lacks.
+        await using var connection = await OpenAsync(cancellationToken);
+        var missing = new List<string>();
+        await using (var command = Command(connection, null, "SELECT id, version FROM rollouts WHERE updated_at >= $since ORDER BY updated_at", ("$since", Ms(since))))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var id = reader.GetString(0);
+                if (!knownVersions.TryGetValue(id, out var known) || known != reader.GetInt64(1))
+                {
+                    missing.Add(id);
+                }
+            }
+        }
+
+        var result = new List<StoredRollout>(missing.Count);
+        foreach (var id in missing)
+        {
+            result.AddRange(await QueryRolloutsAsync(connection, "SELECT state, version FROM rollouts WHERE id = $id", cancellationToken, ("$id", id)));
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Group commit: checkpoints saved at the same time are written by one transaction, each inside its own savepoint, so
+    /// each is still all-or-nothing (a failing one is rolled back to its savepoint and only its caller sees the error)
+    /// and every caller returns only after the transaction that holds its checkpoint has committed. One commit (one
+    /// WAL sync) then serves the whole group instead of each checkpoint waiting for the single writer in turn.
+    /// </remarks>
     public async Task<bool> SaveAsync(Checkpoint checkpoint, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new PendingSave(checkpoint, JsonSerializer.Serialize(checkpoint.State, RolloutJson.Options));
+        pendingSaves.Enqueue(pending);
+
+        // Not cancellable from here on: once queued, the checkpoint may be written by another caller's group, and the
+        // caller must learn whether it was.
+        await using (var connection = await OpenForWriteAsync(CancellationToken.None))
+        {
+            if (!pending.Done.Task.IsCompleted)
+            {
+                await WriteGroupAsync(connection);
+            }
+        }
+
+        return await pending.Done.Task;
+    }
+
+    private async Task WriteGroupAsync(SqliteConnection connection)
+    {
+        var group = new List<PendingSave>();
+        while (group.Count < MaxGroup && pendingSaves.TryDequeue(out var next))
+        {
+            group.Add(next);
+        }
+
+        var results = new (bool Saved, Exception? Error)[group.Count];
+        try
+        {
+            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(CancellationToken.None);
+            for (var i = 0; i < group.Count; i++)
+            {
+                var savepoint = $"c{i}";
+                await tx.SaveAsync(savepoint, CancellationToken.None);
+                try
+                {
+                    results[i] = (await WriteCheckpointAsync(connection, tx, group[i]), null);
+                    await tx.ReleaseAsync(savepoint, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    await tx.RollbackAsync(savepoint, CancellationToken.None);
+                    await tx.ReleaseAsync(savepoint, CancellationToken.None);
+                    results[i] = (false, ex);
+                }
+            }
+
+            await tx.CommitAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Nothing of the group was committed.
+            foreach (var pending in group)
+            {
+                pending.Done.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            if (results[i].Error is { } error)
+            {
+                group[i].Done.TrySetException(error);
+            }
+            else
+            {
+                group[i].Done.TrySetResult(results[i].Saved);
+            }
+        }
+    }
+
+    private static async Task<bool> WriteCheckpointAsync(SqliteConnection connection, SqliteTransaction tx, PendingSave pending)
+    {
+        var checkpoint = pending.Checkpoint;
         var state = checkpoint.State;
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var lease = checkpoint.ReleaseLease ? ", lease_owner = NULL, lease_until = NULL" : string.Empty;
         var updated = await ExecuteAsync(connection, tx, $"""
             UPDATE rollouts SET status = $status, version = version + 1, state = $state, wake_at = $wake, updated_at = $updated{lease}
             WHERE id = $id AND version = $version
-            """, cancellationToken,
+            """, CancellationToken.None,
             ("$id", state.Id), ("$version", checkpoint.ExpectedVersion), ("$status", state.Status.ToString()),
-            ("$state", JsonSerializer.Serialize(state, RolloutJson.Options)), ("$wake", Ms(state.NextWakeAt)), ("$updated", Ms(state.UpdatedAt)));
+            ("$state", pending.StateJson), ("$wake", Ms(state.NextWakeAt)), ("$updated", Ms(state.UpdatedAt)));
         if (updated == 0)
         {
             return false;
         }
 
-        await InsertAuditAsync(connection, tx, state.Id, checkpoint.Audit, cancellationToken);
+        await InsertAuditAsync(connection, tx, state.Id, checkpoint.Audit, CancellationToken.None);
         if (checkpoint.AnsweredCommand is { } command)
         {
-            await UpsertAnswerAsync(connection, tx, command, cancellationToken);
+            await UpsertAnswerAsync(connection, tx, command, CancellationToken.None);
         }
 
-        await tx.CommitAsync(cancellationToken);
         return true;
     }
 
@@ -173,7 +291,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task<StoredCommand> AcceptCommandAsync(StoredCommand command, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         var existing = await ReadCommandAsync(connection, tx, command.RolloutId, command.CommandId, cancellationToken);
         if (existing is not null)
@@ -192,7 +310,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task AnswerCommandAsync(StoredCommand command, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await UpsertAnswerAsync(connection, null, command, cancellationToken);
     }
 
@@ -217,7 +335,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> ClaimDueAsync(string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await using var command = Command(connection, null, $"""
             UPDATE rollouts SET lease_owner = $owner, lease_until = $until
             WHERE id IN (
@@ -239,7 +357,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task ReleaseAsync(string id, string owner, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE id = $id AND lease_owner = $owner", cancellationToken, ("$id", id), ("$owner", owner));
     }
 
@@ -261,7 +379,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task ReleaseAllAsync(string owner, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await OpenForWriteAsync(cancellationToken);
         await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $owner", cancellationToken, ("$owner", owner));
     }
 
@@ -331,6 +449,35 @@ public sealed class SqliteRolloutStore : IRolloutStore
         return connection;
     }
 
+    // SQLite has one writer at a time. Two connections of this process that write at once make one of them get
+    // SQLITE_BUSY, which Microsoft.Data.Sqlite retries by sleeping its thread (150 ms at a time): under a few dozen
+    // concurrent checkpoints that sleep was most of the scheduler's time. Writers of this process therefore queue here,
+    // asynchronously, and SQLite's own locking (busy retries included) only arbitrates between processes.
+    private async Task<SqliteConnection> OpenForWriteAsync(CancellationToken ct)
+    {
+        await writeGate.WaitAsync(ct);
+        GatedConnection? connection = null;
+        try
+        {
+            connection = new GatedConnection(connectionString, writeGate);
+            await connection.OpenAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            if (connection is null)
+            {
+                writeGate.Release();
+            }
+            else
+            {
+                await connection.DisposeAsync(); // gives the gate back
+            }
+
+            throw;
+        }
+    }
+
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
     {
         var command = connection.CreateCommand();
@@ -360,4 +507,35 @@ public sealed class SqliteRolloutStore : IRolloutStore
     private static long? Ms(DateTimeOffset? at) => at?.ToUnixTimeMilliseconds();
 
     private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
+
+    /// <summary>A checkpoint waiting for a group commit, its state already serialized (outside the write gate).</summary>
+    private sealed class PendingSave(Checkpoint checkpoint, string stateJson)
+    {
+        public Checkpoint Checkpoint { get; } = checkpoint;
+
+        public string StateJson { get; } = stateJson;
+
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>A connection that gives the write gate back when it is disposed (once).</summary>
+    private sealed class GatedConnection(string connectionString, SemaphoreSlim gate) : SqliteConnection(connectionString)
+    {
+        private int released;
+
+        protected override void Dispose(bool disposing)
+        {
+            try
+            {
+                base.Dispose(disposing);
+            }
+            finally
+            {
+                if (Interlocked.Exchange(ref released, 1) == 0)
+                {
+                    gate.Release();
+                }
+            }
+        }
+    }
 }

@@ -211,6 +211,58 @@ public abstract class RolloutStoreContractTests
     }
 
     [TestMethod]
+    public async Task SaveAsync_ManyAtOnce_EachIsAllOrNothingOnItsOwn()
+    {
+        // Concurrent checkpoints (which the SQLite store commits as one group): a stale one and one whose audit replays a
+        // stored sequence number fail alone; the others are written whole.
+        var started = new List<StepResult>();
+        for (var i = 0; i < 24; i++)
+        {
+            started.Add(await CreateAsync($"r{i}", $"flag-{i}", T0));
+        }
+
+        var steps = started.Select(s => TestPlans.Evaluated(s.State, Outcome.Pass, T0.AddMinutes(1))).ToList();
+        var replayed = steps[7] with { Audit = [.. started[7].Audit] }; // sequence numbers already stored
+        var saves = steps.Select((step, i) => i switch
+        {
+            3 => Store.SaveAsync(new Checkpoint(step.State, 5, step.Audit, null, false), Ct), // stale version
+            7 => Store.SaveAsync(new Checkpoint(replayed.State, 1, replayed.Audit, null, false), Ct),
+            _ => Store.SaveAsync(new Checkpoint(step.State, 1, step.Audit, null, false), Ct),
+        }).ToList();
+        var outcomes = new List<bool?>();
+        foreach (var save in saves)
+        {
+            try
+            {
+                outcomes.Add(await save);
+            }
+            catch (Exception)
+            {
+                outcomes.Add(null);
+            }
+        }
+
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var stored = await Store.GetAsync($"r{i}", Ct);
+            if (i is 3 or 7)
+            {
+                Assert.AreNotEqual(true, outcomes[i], $"r{i}");
+                Assert.AreEqual(1L, stored?.Version, $"r{i}");
+                AssertSameState(started[i].State, stored?.State);
+                AssertSameAudit(started[i].Audit, await Store.GetAuditAsync($"r{i}", 0, Ct));
+            }
+            else
+            {
+                Assert.AreEqual(true, outcomes[i], $"r{i}");
+                Assert.AreEqual(2L, stored?.Version, $"r{i}");
+                AssertSameState(steps[i].State, stored?.State);
+                AssertSameAudit(started[i].Audit.AddRange(steps[i].Audit), await Store.GetAuditAsync($"r{i}", 0, Ct));
+            }
+        }
+    }
+
+    [TestMethod]
     public async Task SaveAsync_StaleVersion_ReturnsFalseAndWritesNothing()
     {
         var started = await CreateAsync("r1", "new-checkout", T0);
