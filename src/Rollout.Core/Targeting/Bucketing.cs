@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace Rollout.Core.Targeting;
 
 /// <summary>
@@ -14,6 +18,7 @@ public static class Bucketing
 
     private const ulong FnvOffset = 14695981039346656037UL;
     private const ulong FnvPrime = 1099511628211UL;
+    private const ulong WordPrime = 0x9E3779B97F4A7C15UL;
 
     /// <summary>The subject's bucket for <paramref name="flag"/>, in [0, <see cref="BucketCount"/>).</summary>
     public static int BucketOf(string flag, string subject) => BucketOf(PrefixOf(flag), subject);
@@ -24,7 +29,7 @@ public static class Bucketing
     /// </summary>
     internal static ulong PrefixOf(string flag)
     {
-        // FNV-1a over the UTF-16 code units of "flag:subject", then a 64-bit finaliser for an even spread.
+        // FNV-1a over the UTF-16 code units of "flag:"; the subject is mixed on top of it (see BucketOf).
         var hash = FnvOffset;
         foreach (var c in flag)
         {
@@ -37,10 +42,19 @@ public static class Bucketing
     /// <summary>The bucket of <paramref name="subject"/> given the flag's <see cref="PrefixOf(string)"/>; allocation-free.</summary>
     internal static int BucketOf(ulong prefix, string subject)
     {
-        var hash = prefix;
-        foreach (var c in subject)
+        // The subject is mixed 4 UTF-16 code units (8 bytes, read little-endian so every platform agrees) at a time,
+        // then the rest one unit at a time: an FNV-1a per unit costs ~4 cycles and dominated an evaluation.
+        var bytes = MemoryMarshal.AsBytes(subject.AsSpan());
+        var hash = prefix ^ ((ulong)subject.Length * WordPrime);
+        var i = 0;
+        for (; i + 8 <= bytes.Length; i += 8)
         {
-            hash = (hash ^ c) * FnvPrime;
+            hash = BitOperations.RotateLeft((hash ^ BinaryPrimitives.ReadUInt64LittleEndian(bytes[i..])) * WordPrime, 29);
+        }
+
+        for (; i < bytes.Length; i += 2)
+        {
+            hash = (hash ^ BinaryPrimitives.ReadUInt16LittleEndian(bytes[i..])) * FnvPrime;
         }
 
         hash ^= hash >> 33;
@@ -48,7 +62,9 @@ public static class Bucketing
         hash ^= hash >> 33;
         hash *= 0xc4ceb9fe1a85ec53UL;
         hash ^= hash >> 33;
-        return (int)(hash % BucketCount);
+
+        // Multiply-shift range reduction of the top 32 bits instead of a 64-bit modulo: same spread, no division.
+        return (int)(((hash >> 32) * BucketCount) >> 32);
     }
 
     /// <summary>The number of buckets a percentage covers (10.5% → 10500).</summary>
