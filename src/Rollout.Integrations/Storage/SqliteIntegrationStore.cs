@@ -17,21 +17,14 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
     public SqliteIntegrationStore(string path)
     {
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        connectionString = Sqlite.ConnectionString(path);
     }
 
     /// <inheritdoc/>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
+        await Sqlite.ExecuteAsync(connection, null, """
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS deliveries (
                 id TEXT PRIMARY KEY,
@@ -69,7 +62,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, """
+        return await Sqlite.ExecuteAsync(connection, null, """
             INSERT INTO deliveries (id, kind, rollout_id, target, payload, created_at, next_attempt_at, attempts, status)
             VALUES ($id, $kind, $rid, $target, $payload, $created, $next, 0, 'Pending')
             ON CONFLICT (id) DO NOTHING
@@ -92,7 +85,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
+        await Sqlite.ExecuteAsync(connection, null, """
             UPDATE deliveries SET status = $status, attempts = $attempts, last_error = $error, completed_at = $at WHERE id = $id AND status = 'Pending'
             """, cancellationToken, ("$id", id), ("$status", status.ToString()), ("$attempts", attempts), ("$error", error), ("$at", Ms(at)));
     }
@@ -101,7 +94,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task RetryLaterAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
+        await Sqlite.ExecuteAsync(connection, null, """
             UPDATE deliveries SET attempts = $attempts, next_attempt_at = $next, last_error = $error WHERE id = $id AND status = 'Pending'
             """, cancellationToken, ("$id", id), ("$attempts", attempts), ("$next", Ms(nextAttemptAt)), ("$error", error));
     }
@@ -120,7 +113,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task<GateWaiter> RegisterAsync(GateWaiter waiter, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, """
+        await Sqlite.ExecuteAsync(connection, null, """
             INSERT INTO gate_waiters (id, rollout_id, until, callback, created_at, status)
             VALUES ($id, $rid, $until, $callback, $created, 'Waiting')
             ON CONFLICT (id) DO NOTHING
@@ -142,7 +135,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task ResolveAsync(string id, string result, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, "UPDATE gate_waiters SET status = 'Resolved', result = $result, resolved_at = $at WHERE id = $id AND status = 'Waiting'", cancellationToken,
+        await Sqlite.ExecuteAsync(connection, null, "UPDATE gate_waiters SET status = 'Resolved', result = $result, resolved_at = $at WHERE id = $id AND status = 'Waiting'", cancellationToken,
             ("$id", id), ("$result", result), ("$at", Ms(at)));
     }
 
@@ -150,7 +143,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task<bool> TryConsumeAsync(string nonce, string rolloutId, string approver, DateTimeOffset at, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, """
+        return await Sqlite.ExecuteAsync(connection, null, """
             INSERT INTO approval_nonces (nonce, rollout_id, approver, consumed_at) VALUES ($nonce, $rid, $approver, $at) ON CONFLICT (nonce) DO NOTHING
             """, cancellationToken, ("$nonce", nonce), ("$rid", rolloutId), ("$approver", approver), ("$at", Ms(at))) == 1;
     }
@@ -159,13 +152,13 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
     public async Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, "SELECT 1 FROM approval_nonces WHERE nonce = $nonce", ("$nonce", nonce));
+        await using var command = Sqlite.Command(connection, null, "SELECT 1 FROM approval_nonces WHERE nonce = $nonce", ("$nonce", nonce));
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     private static async Task<IReadOnlyList<Delivery>> ReadDeliveriesAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, sql, parameters);
+        await using var command = Sqlite.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<Delivery>();
         while (await reader.ReadAsync(ct))
@@ -189,7 +182,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
 
     private static async Task<IReadOnlyList<GateWaiter>> ReadWaitersAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, sql, parameters);
+        await using var command = Sqlite.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<GateWaiter>();
         while (await reader.ReadAsync(ct))
@@ -210,30 +203,7 @@ public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, I
         return result;
     }
 
-    private static async Task<int> ExecuteAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, sql, parameters);
-        return await command.ExecuteNonQueryAsync(ct);
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
-
     private static long Ms(DateTimeOffset at) => at.ToUnixTimeMilliseconds();
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(ct);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken ct) => Sqlite.OpenAsync(connectionString, ct);
 }

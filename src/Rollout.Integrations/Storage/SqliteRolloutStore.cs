@@ -24,21 +24,14 @@ public sealed class SqliteRolloutStore : IRolloutStore
     /// <summary>Opens (or will create) the database file at <paramref name="path"/>.</summary>
     public SqliteRolloutStore(string path)
     {
-        connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        connectionString = Sqlite.ConnectionString(path);
     }
 
     /// <inheritdoc/>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenForWriteAsync(cancellationToken);
-        await ExecuteAsync(connection, null, """
+        await Sqlite.ExecuteAsync(connection, null, """
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS rollouts (
                 id TEXT PRIMARY KEY,
@@ -90,7 +83,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
             throw new FlagBusyException(state.Plan.Flag, active);
         }
 
-        await ExecuteAsync(connection, tx, """
+        await Sqlite.ExecuteAsync(connection, tx, """
             INSERT INTO rollouts (id, flag, status, version, state, wake_at, created_at, updated_at)
             VALUES ($id, $flag, $status, 1, $state, $wake, $created, $updated)
             """, cancellationToken,
@@ -113,7 +106,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task<long?> GetVersionAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT version FROM rollouts WHERE id = $id", ("$id", id));
+        await using var command = Sqlite.Command(connection, null, "SELECT version FROM rollouts WHERE id = $id", ("$id", id));
         return await command.ExecuteScalarAsync(cancellationToken) is long version ? version : null;
     }
 
@@ -139,7 +132,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
         // Ids and versions first (from the index, no state is read or parsed), then the states the caller lacks.
         await using var connection = await OpenAsync(cancellationToken);
         var missing = new List<string>();
-        await using (var command = Command(connection, null, "SELECT id, version FROM rollouts WHERE updated_at >= $since ORDER BY updated_at", ("$since", Ms(since))))
+        await using (var command = Sqlite.Command(connection, null, "SELECT id, version FROM rollouts WHERE updated_at >= $since ORDER BY updated_at", ("$since", Ms(since))))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -247,7 +240,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
         var checkpoint = pending.Checkpoint;
         var state = checkpoint.State;
         var lease = checkpoint.ReleaseLease ? ", lease_owner = NULL, lease_until = NULL" : string.Empty;
-        var updated = await ExecuteAsync(connection, tx, $"""
+        var updated = await Sqlite.ExecuteAsync(connection, tx, $"""
             UPDATE rollouts SET status = $status, version = version + 1, state = $state, wake_at = $wake, updated_at = $updated{lease}
             WHERE id = $id AND version = $version
             """, CancellationToken.None,
@@ -271,7 +264,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<AuditEvent>> GetAuditAsync(string id, long afterSeq, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT seq, at, type, actor, details FROM audit WHERE rollout_id = $id AND seq > $after ORDER BY seq", ("$id", id), ("$after", afterSeq));
+        await using var command = Sqlite.Command(connection, null, "SELECT seq, at, type, actor, details FROM audit WHERE rollout_id = $id AND seq > $after ORDER BY seq", ("$id", id), ("$after", afterSeq));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var result = new List<AuditEvent>();
         while (await reader.ReadAsync(cancellationToken))
@@ -299,7 +292,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
             return existing;
         }
 
-        await ExecuteAsync(connection, tx, """
+        await Sqlite.ExecuteAsync(connection, tx, """
             INSERT INTO commands (rollout_id, command_id, kind, body, received_at) VALUES ($rid, $cid, $kind, $body, $at)
             """, cancellationToken,
             ("$rid", command.RolloutId), ("$cid", command.CommandId), ("$kind", command.Kind), ("$body", command.Body), ("$at", Ms(command.ReceivedAt)));
@@ -318,7 +311,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<StoredCommand>> PendingCommandsAsync(DateTimeOffset receivedBefore, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, """
+        await using var command = Sqlite.Command(connection, null, """
             SELECT rollout_id, command_id, kind, body, received_at, result_status, result_message FROM commands
             WHERE result_status IS NULL AND received_at < $before ORDER BY received_at LIMIT 500
             """, ("$before", Ms(receivedBefore)));
@@ -336,7 +329,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<string>> ClaimDueAsync(string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
     {
         await using var connection = await OpenForWriteAsync(cancellationToken);
-        await using var command = Command(connection, null, $"""
+        await using var command = Sqlite.Command(connection, null, $"""
             UPDATE rollouts SET lease_owner = $owner, lease_until = $until
             WHERE id IN (
                 SELECT id FROM rollouts
@@ -358,14 +351,14 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task ReleaseAsync(string id, string owner, CancellationToken cancellationToken)
     {
         await using var connection = await OpenForWriteAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE id = $id AND lease_owner = $owner", cancellationToken, ("$id", id), ("$owner", owner));
+        await Sqlite.ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE id = $id AND lease_owner = $owner", cancellationToken, ("$id", id), ("$owner", owner));
     }
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = Command(connection, null, "SELECT DISTINCT lease_owner FROM rollouts WHERE lease_owner IS NOT NULL");
+        await using var command = Sqlite.Command(connection, null, "SELECT DISTINCT lease_owner FROM rollouts WHERE lease_owner IS NOT NULL");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var owners = new List<string>();
         while (await reader.ReadAsync(cancellationToken))
@@ -380,7 +373,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
     public async Task ReleaseAllAsync(string owner, CancellationToken cancellationToken)
     {
         await using var connection = await OpenForWriteAsync(cancellationToken);
-        await ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $owner", cancellationToken, ("$owner", owner));
+        await Sqlite.ExecuteAsync(connection, null, "UPDATE rollouts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $owner", cancellationToken, ("$owner", owner));
     }
 
     private static async Task InsertAuditAsync(SqliteConnection connection, SqliteTransaction tx, string id, ImmutableArray<AuditEvent> audit, CancellationToken ct)
@@ -388,14 +381,14 @@ public sealed class SqliteRolloutStore : IRolloutStore
         foreach (var e in audit)
         {
             // The primary key (rollout_id, seq) makes a replayed transition fail the whole checkpoint instead of appearing twice.
-            await ExecuteAsync(connection, tx, "INSERT INTO audit (rollout_id, seq, at, type, actor, details) VALUES ($id, $seq, $at, $type, $actor, $details)", ct,
+            await Sqlite.ExecuteAsync(connection, tx, "INSERT INTO audit (rollout_id, seq, at, type, actor, details) VALUES ($id, $seq, $at, $type, $actor, $details)", ct,
                 ("$id", id), ("$seq", e.Seq), ("$at", e.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture)), ("$type", e.Type.ToString()),
                 ("$actor", e.Actor), ("$details", e.Details.GetRawText()));
         }
     }
 
     private static Task<int> UpsertAnswerAsync(SqliteConnection connection, SqliteTransaction? tx, StoredCommand command, CancellationToken ct) =>
-        ExecuteAsync(connection, tx, """
+        Sqlite.ExecuteAsync(connection, tx, """
             INSERT INTO commands (rollout_id, command_id, kind, body, received_at, result_status, result_message)
             VALUES ($rid, $cid, $kind, $body, $at, $status, $message)
             ON CONFLICT (rollout_id, command_id) DO UPDATE SET result_status = excluded.result_status, result_message = excluded.result_message
@@ -406,7 +399,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
 
     private static async Task<StoredCommand?> ReadCommandAsync(SqliteConnection connection, SqliteTransaction? tx, string rolloutId, string commandId, CancellationToken ct)
     {
-        await using var command = Command(connection, tx, """
+        await using var command = Sqlite.Command(connection, tx, """
             SELECT rollout_id, command_id, kind, body, received_at, result_status, result_message FROM commands
             WHERE rollout_id = $rid AND command_id = $cid
             """, ("$rid", rolloutId), ("$cid", commandId));
@@ -429,7 +422,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
 
     private static async Task<List<StoredRollout>> QueryRolloutsAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, null, sql, parameters);
+        await using var command = Sqlite.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<StoredRollout>();
         while (await reader.ReadAsync(ct))
@@ -442,12 +435,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
         return result;
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
-    {
-        var connection = new SqliteConnection(connectionString);
-        await connection.OpenAsync(ct);
-        return connection;
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken ct) => Sqlite.OpenAsync(connectionString, ct);
 
     // SQLite has one writer at a time. Two connections of this process that write at once make one of them get
     // SQLITE_BUSY, which Microsoft.Data.Sqlite retries by sleeping its thread (150 ms at a time): under a few dozen
@@ -478,28 +466,9 @@ public sealed class SqliteRolloutStore : IRolloutStore
         }
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = tx;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
-
-    private static async Task<int> ExecuteAsync(SqliteConnection connection, SqliteTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var command = Command(connection, tx, sql, parameters);
-        return await command.ExecuteNonQueryAsync(ct);
-    }
-
     private static async Task<T?> ScalarAsync<T>(SqliteConnection connection, SqliteTransaction tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
     {
-        await using var command = Command(connection, tx, sql, parameters);
+        await using var command = Sqlite.Command(connection, tx, sql, parameters);
         var value = await command.ExecuteScalarAsync(ct);
         return value is null or DBNull ? default : (T)value;
     }
