@@ -37,11 +37,9 @@ public sealed class HttpMetricSource(HttpClient client) : IMetricSource
         try
         {
             using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+            if (Throttling.Describe(response, "source") is { } throttled)
             {
-                // Not retried here: the next evaluation is the retry, and the gate holds meanwhile.
-                var retry = response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date - DateTimeOffset.UtcNow);
-                return MetricReading.Failed($"throttled: source answered {(int)response.StatusCode}" + (retry is { } r ? $", retry after {Math.Max(0, r.TotalSeconds):0} s" : string.Empty));
+                return MetricReading.Failed(throttled);
             }
 
             if (!response.IsSuccessStatusCode)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using Rollout.Core.Metrics;
 using Rollout.Core.Plans;
@@ -75,10 +74,9 @@ public sealed class PrometheusMetricSource(HttpClient client) : IMetricSource
         var endpoint = new Uri(new Uri(server.EndsWith('/') ? server : server + "/"), "api/v1/query");
         using var content = new FormUrlEncodedContent([new KeyValuePair<string, string>("query", promql)]);
         using var response = await client.PostAsync(endpoint, content, ct);
-        if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable)
+        if (Throttling.Describe(response, "Prometheus") is { } throttled)
         {
-            var retry = response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date - DateTimeOffset.UtcNow);
-            return (double.NaN, $"throttled: Prometheus answered {(int)response.StatusCode}" + (retry is { } r ? $", retry after {Math.Max(0, r.TotalSeconds):0} s" : string.Empty));
+            return (double.NaN, throttled);
         }
 
         var text = await response.Content.ReadAsStringAsync(ct);
