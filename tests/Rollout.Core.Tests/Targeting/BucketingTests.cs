@@ -131,6 +131,29 @@ public sealed class BucketingTests
     }
 
     [TestMethod]
+    [DataRow("demo-checkout", "user-{0}", 10)]
+    [DataRow("demo-checkout", "user-{0}", 50)]
+    [DataRow("new-checkout", "u{0}", 25)]
+    [DataRow("f", "{0}", 10)]
+    [DataRow("search-ranking", "0000000{0}", 50)]
+    public void IsIn_SequentialIdsOfAnyLength_WithinOnePoint(string flag, string format, int percent)
+    {
+        // Sequential ids of 1 to 12 UTF-16 units cover whole 4-unit words, tails, and both together.
+        const int subjects = 50_000;
+        var exposed = 0;
+        for (var i = 0; i < subjects; i++)
+        {
+            if (Bucketing.IsIn(flag, string.Format(System.Globalization.CultureInfo.InvariantCulture, format, i), percent))
+            {
+                exposed++;
+            }
+        }
+
+        var share = exposed / (double)subjects;
+        Assert.IsTrue(Math.Abs(share - (percent / 100d)) <= 0.01, $"{share:P3} of '{format}' ids were exposed at {percent}% of '{flag}'");
+    }
+
+    [TestMethod]
     public void BucketOf_100000Subjects_SpreadEvenlyOverTenths()
     {
         const int subjects = 100_000;
