@@ -10,10 +10,15 @@ using Rollout.Core.Engine;
 
 namespace Rollout.Cli.Tests;
 
-/// <summary>A real local host on a loopback port with its own SQLite file, stopped and deleted on dispose.</summary>
+/// <summary>
+/// A real local host (the one <c>rollout serve</c> runs: API, dashboard, SQLite, scheduler, demo metrics) on a loopback
+/// port with its own data directory, stopped and deleted on dispose. Rollout.Dashboard.Tests compiles this file too.
+/// </summary>
 internal sealed class TestHost : IAsyncDisposable
 {
     public const string Key = "test-key-1234";
+
+    private bool stopped;
 
     private TestHost(WebApplication app, Uri address, string data)
     {
@@ -85,7 +90,7 @@ internal sealed class TestHost : IAsyncDisposable
 
     public async Task<RolloutView> WaitForAsync(string id, Func<RolloutView, bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (true)
         {
             var view = await GetAsync(id);
@@ -106,11 +111,21 @@ internal sealed class TestHost : IAsyncDisposable
     public Task<HttpResponseMessage> PostJsonAsync(string path, object body, HttpClient? client = null) =>
         (client ?? Client).PostAsync(path, new StringContent(JsonSerializer.Serialize(body, RolloutJson.Options), Encoding.UTF8, "application/json"));
 
+    /// <summary>Stops the host (clients then see it as down); idempotent.</summary>
+    public async Task StopAsync()
+    {
+        if (!stopped)
+        {
+            stopped = true;
+            await App.StopAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
         Anonymous.Dispose();
-        await App.StopAsync();
+        await StopAsync();
         await App.DisposeAsync();
         SqliteConnection.ClearAllPools();
         if (KeepData)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Playwright;
+using Rollout.Cli.Tests;
 using Rollout.Core.Engine;
 using static Microsoft.Playwright.Assertions;
 

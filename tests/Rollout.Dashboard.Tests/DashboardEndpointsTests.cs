@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Rollout.Cli.Tests;
 
 namespace Rollout.Dashboard.Tests;
 
