@@ -39,6 +39,17 @@ param notifyWebhookUrl string = ''
 @secure()
 param notifySigningKey string = ''
 
+@description('Teams Workflows webhook URLs by channel name (plans name the channel: "notify": ["release-ops"]); each is stored in Key Vault as teams-<name>. Names: letters, digits and dashes.')
+@secure()
+param teamsChannels object = {}
+
+@description('HMAC key of approval links in Teams cards (at least 32 characters); stored in Key Vault. Empty: cards carry no approval links.')
+@secure()
+param approvalSigningKey string = ''
+
+@description('Take the approver from App Service authentication (X-MS-CLIENT-PRINCIPAL-NAME): set true only when authentication is configured in front of the app.')
+param approvalsTrustAppServiceAuthentication bool = false
+
 @description('Tags on every resource.')
 param tags object = {}
 
@@ -128,6 +139,21 @@ resource signingSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!emp
   properties: { value: notifySigningKey }
 }
 
+resource teamsSecrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for channel in items(teamsChannels): {
+  parent: vault
+  name: 'teams-${channel.key}'
+  properties: { value: channel.value }
+}]
+
+resource approvalSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(approvalSigningKey)) {
+  parent: vault
+  name: 'approval-signing-key'
+  properties: { value: approvalSigningKey }
+}
+
+// Notifications__Teams__<name>: one app setting per channel, each a Key Vault reference.
+var teamsSettings = toObject(items(teamsChannels), channel => 'Notifications__Teams__${channel.key}', channel => '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=teams-${channel.key})')
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${name}-${suffix}'
   location: location
@@ -171,7 +197,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: app
   name: 'appsettings'
-  properties: {
+  properties: union(teamsSettings, {
     AzureWebJobsStorage__accountName: storage.name
     AzureWebJobsStorage__credential: 'managedidentity'
     APPLICATIONINSIGHTS_CONNECTION_STRING: insights.properties.ConnectionString
@@ -182,8 +208,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Rollout__Notify__SigningKey: empty(notifySigningKey) ? '' : '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=notify-signing-key)'
     Rollout__CommandWaitSeconds: '10'
     Rollout__FlagRefreshSeconds: '5'
-  }
-  dependsOn: [blobRole, queueRole, tableRole, secretsRole, webhookSecret, signingSecret]
+    Approvals__SigningKey: empty(approvalSigningKey) ? '' : '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=approval-signing-key)'
+    Approvals__TrustAppServiceAuthentication: string(approvalsTrustAppServiceAuthentication)
+    Approvals__LinkLifetime: '72h'
+  })
+  dependsOn: [blobRole, queueRole, tableRole, secretsRole, webhookSecret, signingSecret, teamsSecrets, approvalSecret]
 }
 
 // Storage: blobs (host leases, deployment package, Durable large messages), queues (Durable control and work items),

@@ -11,10 +11,33 @@ using Rollout.Core.Metrics;
 using Rollout.Core.Storage;
 using Rollout.Functions.Effects;
 using Rollout.Functions.Http;
+using Microsoft.Extensions.Hosting;
+using Rollout.Integrations.AzureDevOps;
+using Rollout.Integrations.Exposure;
+using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Notifications;
+using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage.TableStorage;
 
 namespace Rollout.Functions;
+
+/// <summary>The HTTP client for peers (Azure DevOps, Teams, exposure targets): per-request timeouts, no default one.</summary>
+/// <param name="Http">The client.</param>
+public sealed record PeerClient(HttpClient Http);
+
+/// <summary>Creates the stores' tables when the worker starts (creating an existing table changes nothing).</summary>
+internal sealed class StoreInitializer(IRolloutStore store, IIntegrationStore integrations, ILogger<StoreInitializer> log) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await store.InitializeAsync(cancellationToken);
+        await integrations.InitializeAsync(cancellationToken);
+        log.LogInformation("Rollout stores ready");
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
 
 /// <summary>Settings of the Functions app (README "Settings" explains each; names are the app settings' names).</summary>
 /// <param name="CommandWait">How long a command request waits for the orchestrator's answer before answering 202.</param>
@@ -43,7 +66,8 @@ public static class RolloutServices
     /// <param name="services">The worker's services.</param>
     /// <param name="configuration">App settings (environment variables on Azure, local.settings.json locally).</param>
     /// <param name="store">A store to use instead of the Table Storage one the settings describe (tests).</param>
-    public static IServiceCollection Add(IServiceCollection services, IConfiguration configuration, IRolloutStore? store = null)
+    /// <param name="integrationStore">An outbox, gate-waiter and approval-link store to use instead of the Table Storage one (tests).</param>
+    public static IServiceCollection Add(IServiceCollection services, IConfiguration configuration, IRolloutStore? store = null, IIntegrationStore? integrationStore = null)
     {
         // One JSON convention everywhere: the Durable extension builds its DataConverter from the worker's serializer,
         // so orchestrator inputs, activity payloads and external events use the same options as the API and the store.
@@ -56,12 +80,77 @@ public static class RolloutServices
         services.AddSingleton<IReadOnlyList<IMetricSource>>(sp => MetricSources.CreateDefault(sp.GetRequiredService<HttpClient>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CriteriaEvaluator(sp.GetRequiredService<IReadOnlyList<IMetricSource>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<FlagCache>();
-        services.AddSingleton<IExposureTarget, StoreExposureTarget>();
         services.AddSingleton<INotifier>(sp => WebhookNotifier.From(configuration, sp.GetRequiredService<ILogger<WebhookNotifier>>()) is { } webhook
             ? webhook
             : new LogNotifier(sp.GetRequiredService<ILogger<LogNotifier>>()));
         services.AddSingleton<RolloutCommands>();
+        AddIntegrations(services, configuration, integrationStore);
+        services.AddHostedService<StoreInitializer>();
         return services;
+    }
+
+    /// <summary>
+    /// The release integrations (issue 5), as on the local host: the settings (Teams channels, App Configuration
+    /// connections, approval links), the Table Storage outbox, gate waiters and used approval links, the exposure targets,
+    /// the delivery handlers (Teams Workflows, Azure DevOps) and the delivery worker the timer runs.
+    /// </summary>
+    private static void AddIntegrations(IServiceCollection services, IConfiguration configuration, IIntegrationStore? integrationStore)
+    {
+        services.AddSingleton(_ =>
+        {
+            var settings = IntegrationSettings.From(configuration, dataDirectory: null);
+            // Links in cards point at this app: the configured public URL, else the platform's host name.
+            if (settings.PublicUrl is null && configuration[RolloutSettings.WebsiteHostName] is { Length: > 0 } host)
+            {
+                settings.PublicUrl = new Uri($"https://{host}/");
+            }
+
+            return settings;
+        });
+        services.AddSingleton(integrationStore ?? CreateIntegrationStore(configuration));
+        services.AddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<IIntegrationStore>());
+        services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<IIntegrationStore>());
+        services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<IIntegrationStore>());
+        services.AddSingleton(new PeerClient(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
+        services.AddSingleton<IExposureTarget>(sp => new WebhookExposureTarget(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IExposureTarget>(sp =>
+        {
+            var settings = sp.GetRequiredService<IntegrationSettings>();
+            var parsed = settings.AppConfigurationConnections.ToDictionary(c => c.Key, c => AppConfigurationConnection.Parse(c.Value), StringComparer.OrdinalIgnoreCase);
+            // Entra ID (the app's managed identity) only for connections given as an endpoint without an access key.
+            var credential = parsed.Values.Any(c => !c.UsesAccessKey) ? Credential(configuration) : null;
+            return new AppConfigurationExposureTarget(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>(), name => parsed.GetValueOrDefault(name), credential);
+        });
+        services.AddSingleton<IExposureWriter>(sp => new ExposureWriter(sp.GetRequiredService<FlagCache>(), sp.GetServices<IExposureTarget>()));
+        services.AddSingleton<IDeliveryHandler>(sp => new AzureDevOpsGateHandler(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IDeliveryHandler>(sp =>
+        {
+            var settings = sp.GetRequiredService<IntegrationSettings>();
+            return new TeamsWorkflowsHandler(sp.GetRequiredService<PeerClient>().Http, () => settings.TeamsChannels, sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton(DeliveryOptions.Default);
+        services.AddSingleton<DeliveryWorker>();
+        services.AddSingleton<OutboxComposer>();
+    }
+
+    /// <summary>
+    /// The integration store on Table Storage, in the same account and with the same prefix as the rollout store
+    /// (<see cref="CreateStore"/>'s settings).
+    /// </summary>
+    public static IIntegrationStore CreateIntegrationStore(IConfiguration configuration)
+    {
+        var prefix = configuration[RolloutSettings.StoreTablePrefix] is { Length: > 0 } p ? p : "rollout";
+        if (configuration[RolloutSettings.StoreTableEndpoint] is { Length: > 0 } endpoint)
+        {
+            return new TableIntegrationStore(new Uri(endpoint), Credential(configuration), prefix);
+        }
+
+        if (configuration[RolloutSettings.StoreConnection] is { Length: > 0 } connection)
+        {
+            return TableIntegrationStore.FromConnectionString(connection, prefix);
+        }
+
+        throw new InvalidOperationException("set Rollout__Store__TableEndpoint (managed identity) or Rollout__Store__Connection (connection string)");
     }
 
     /// <summary>

@@ -32,11 +32,38 @@ public static class RolloutSettings
     /// <summary>Set by the platform on Azure: the store then uses the system-assigned identity.</summary>
     public const string WebsiteInstanceId = "WEBSITE_INSTANCE_ID";
 
+    /// <summary>Set by the platform on Azure: the app's host name, the default base of approval links.</summary>
+    public const string WebsiteHostName = "WEBSITE_HOSTNAME";
+
+    /// <summary>
+    /// A Teams Workflows webhook URL per channel name, <c>Notifications:Teams:&lt;name&gt;</c> (Key Vault references on
+    /// Azure); this is the sample's channel, <c>release-ops</c>.
+    /// </summary>
+    public const string TeamsChannelExample = "Notifications:Teams:release-ops";
+
+    /// <summary>An App Configuration connection string or endpoint per name, <c>Exposure:AppConfiguration:&lt;name&gt;</c>; the sample's is <c>main</c>.</summary>
+    public const string AppConfigurationExample = "Exposure:AppConfiguration:main";
+
+    /// <summary>The HMAC key of approval links (a Key Vault reference on Azure); unset: cards carry no approval links.</summary>
+    public const string ApprovalSigningKey = "Approvals:SigningKey";
+
+    /// <summary>Take the approver from App Service authentication (<c>X-MS-CLIENT-PRINCIPAL-NAME</c>).</summary>
+    public const string ApprovalTrustAppServiceAuthentication = "Approvals:TrustAppServiceAuthentication";
+
+    /// <summary>How long an approval link is valid (a duration such as <c>72h</c>).</summary>
+    public const string ApprovalLinkLifetime = "Approvals:LinkLifetime";
+
+    /// <summary>The base URL people reach the app at (links in cards); default <c>https://</c> and the platform's host name.</summary>
+    public const string PublicUrl = "Rollout:PublicUrl";
+
     /// <summary>Read by the Functions host and the Durable extension, not by the app's code.</summary>
     public static ImmutableArray<string> HostSettings { get; } =
         ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "ROLLOUT_TASK_HUB", "APPLICATIONINSIGHTS_CONNECTION_STRING"];
 
     /// <summary>Read by the app's code (the platform's <see cref="WebsiteInstanceId"/> aside).</summary>
     public static ImmutableArray<string> AppSettings { get; } =
-        [StoreTableEndpoint, StoreConnection, StoreTablePrefix, NotifyWebhookUrl, NotifySigningKey, CommandWaitSeconds, FlagRefreshSeconds];
+        [
+            StoreTableEndpoint, StoreConnection, StoreTablePrefix, NotifyWebhookUrl, NotifySigningKey, CommandWaitSeconds, FlagRefreshSeconds,
+            TeamsChannelExample, AppConfigurationExample, ApprovalSigningKey, ApprovalTrustAppServiceAuthentication, ApprovalLinkLifetime, PublicUrl,
+        ];
 }

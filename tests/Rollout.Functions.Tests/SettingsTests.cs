@@ -6,8 +6,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Rollout.Functions.Effects;
 using Rollout.Functions.Http;
+using Rollout.Functions.Integrations;
 using Rollout.Functions.Orchestration;
 using Rollout.Functions.Tests.Fakes;
+using Rollout.Integrations.Hosting;
 
 namespace Rollout.Functions.Tests;
 
@@ -25,14 +27,20 @@ public sealed class SettingsTests
             new(RolloutSettings.CommandWaitSeconds, "3"),
             new(RolloutSettings.FlagRefreshSeconds, "0.5"),
             new(RolloutSettings.NotifyWebhookUrl, "https://hooks.example/rollout"),
+            new(RolloutSettings.WebsiteHostName, "rollout-prod.azurewebsites.net"),
         ]).Build();
         var services = new ServiceCollection().AddLogging();
-        RolloutServices.Add(services, configuration, rig.Store);
+        RolloutServices.Add(services, configuration, rig.Store, rig.Outbox);
         await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
 
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutApi>(provider));
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutActivities>(provider));
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutOrchestrator>(provider));
+        Assert.IsNotNull(ActivatorUtilities.CreateInstance<IntegrationApi>(provider));
+        Assert.IsNotNull(ActivatorUtilities.CreateInstance<DeliveryFunctions>(provider));
+        CollectionAssert.AreEquivalent(new[] { "webhook", "app-configuration" }, provider.GetServices<Rollout.Integrations.Exposure.IExposureTarget>().Select(t => t.Type).ToArray());
+        Assert.AreEqual(new Uri("https://rollout-prod.azurewebsites.net/"), provider.GetRequiredService<IntegrationSettings>().PublicUrl, "links in cards do not point at the app");
+        Assert.IsNull(provider.GetRequiredService<IntegrationSettings>().SigningKey);
         var options = provider.GetRequiredService<RolloutFunctionsOptions>();
         Assert.AreEqual(TimeSpan.FromSeconds(3), options.CommandWait);
         Assert.AreEqual(TimeSpan.FromSeconds(0.5), options.FlagRefresh);
@@ -40,7 +48,7 @@ public sealed class SettingsTests
         Assert.IsInstanceOfType<JsonObjectSerializer>(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.Serializer);
         CollectionAssert.AreEquivalent(
             new[] { "http", "prometheus", "azure-monitor-logs", "azure-monitor-metrics" },
-            provider.GetRequiredService<Integrations.Metrics.CriteriaEvaluator>().Catalog.Types.ToArray());
+            provider.GetRequiredService<Rollout.Integrations.Metrics.CriteriaEvaluator>().Catalog.Types.ToArray());
     }
 
     [TestMethod]

@@ -71,3 +71,9 @@ public interface IApprovalNonceStore
     /// <summary>True when <paramref name="nonce"/> was consumed.</summary>
     Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// The three integration ports in one store, as both hosts keep them (SQLite locally, Table Storage on Azure): the
+/// delivery outbox, the gate waiters and the used approval links.
+/// </summary>
+public interface IIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore;

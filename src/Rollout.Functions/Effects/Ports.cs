@@ -1,12 +1,17 @@
 using Rollout.Core.Engine;
 using Rollout.Functions.Orchestration;
+using Rollout.Integrations.Exposure;
+using Rollout.Integrations.Outbox;
 
 namespace Rollout.Functions.Effects;
 
 /// <summary>Where a rollout's exposure takes effect (an <see cref="ApplyExposure"/> effect).</summary>
-public interface IExposureTarget
+public interface IExposureWriter
 {
-    /// <summary>Makes the flag's exposure the one of <paramref name="state"/>; applying the same state twice equals once.</summary>
+    /// <summary>
+    /// Makes the flag's exposure the one of <paramref name="state"/>; applying the same state twice equals once. Throws
+    /// when the exposure could not be written (the orchestrator then holds the rollout and tries again).
+    /// </summary>
     Task ApplyAsync(RolloutState state, CancellationToken cancellationToken);
 }
 
@@ -18,16 +23,40 @@ public interface INotifier
 }
 
 /// <summary>
-/// The built-in flag store on Azure: a rollout's exposure is its checkpointed state, which the evaluate endpoint of
-/// every instance reads (<see cref="FlagCache"/>). Applying it here makes it visible on this instance at once; the
-/// others see it within <see cref="RolloutFunctionsOptions.FlagRefresh"/>. (An App Configuration target is issue 5.)
+/// The exposure writer of the app. The built-in flag store always: a rollout's exposure is its checkpointed state, which
+/// the evaluate endpoint of every instance reads (<see cref="FlagCache"/>); applying it here makes it visible on this
+/// instance at once, the others see it within <see cref="RolloutFunctionsOptions.FlagRefresh"/>. Then, for a plan with an
+/// external target (<c>"exposure": {"type": "webhook" | "app-configuration"}</c>) whose exposure is not confirmed yet,
+/// the write to that target (one attempt; the orchestrator's retry policy and back-off do the rest). The write carries
+/// the same delivery id on every retry (<see cref="OutboxComposer.ExposureDeliveryId"/>), as on the local host.
 /// </summary>
-public sealed class StoreExposureTarget(FlagCache cache) : IExposureTarget
+public sealed class ExposureWriter(FlagCache cache, IEnumerable<IExposureTarget> targets) : IExposureWriter
 {
+    private readonly Dictionary<string, IExposureTarget> byType = targets.ToDictionary(t => t.Type, StringComparer.Ordinal);
+
     /// <inheritdoc/>
-    public Task ApplyAsync(RolloutState state, CancellationToken cancellationToken)
+    public async Task ApplyAsync(RolloutState state, CancellationToken cancellationToken)
     {
         cache.Apply(state);
-        return Task.CompletedTask;
+        if (!state.ExposurePending)
+        {
+            return;
+        }
+
+        var spec = state.Plan.Exposure!;
+        if (!byType.TryGetValue(spec.Type, out var target))
+        {
+            throw new InvalidOperationException($"exposure target '{spec.Type}' is not available on this app");
+        }
+
+        var result = await target.ApplyAsync(ExposureSnapshot.Of(state.Plan, state.Id, state.DesiredExposureStage), spec, OutboxComposer.ExposureDeliveryId(state), cancellationToken);
+        if (!result.Delivered)
+        {
+            throw new ExposureNotAppliedException($"{spec.Type} target: {result.Error ?? "not applied"}");
+        }
     }
 }
+
+/// <summary>An external exposure target did not take the write (a timeout, 5xx, 429 or a refusal).</summary>
+/// <param name="message">What the target answered; never a secret (URLs with keys are not part of it).</param>
+public sealed class ExposureNotAppliedException(string message) : Exception(message);

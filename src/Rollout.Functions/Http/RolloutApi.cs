@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -11,6 +10,7 @@ using Rollout.Core.Plans;
 using Rollout.Core.Storage;
 using Rollout.Core.Targeting;
 using Rollout.Functions.Effects;
+using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Metrics;
 
 namespace Rollout.Functions.Http;
@@ -21,7 +21,7 @@ namespace Rollout.Functions.Http;
 /// <see cref="AuthorizationLevel.Function"/>, so the host answers 401 unless <c>x-functions-key</c> (or <c>?code=</c>)
 /// holds a function or host key, before any code here runs. Flag evaluation and the health probe are anonymous.
 /// </summary>
-public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator, FlagCache flags, RolloutCommands commands)
+public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator, FlagCache flags, RolloutCommands commands, IntegrationSettings integrations)
 {
     /// <summary>Route of the collection.</summary>
     public const string RolloutsRoute = "api/rollouts";
@@ -41,18 +41,14 @@ public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator,
 
         var mediaType = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         var isYaml = mediaType is "application/yaml" or "application/x-yaml" or "text/yaml" or "text/x-yaml";
-        var parsed = PlanParser.Parse(body, isYaml, evaluator.Catalog);
+        // Channels and App Configuration connections the plan names must be configured on this app.
+        var parsed = integrations.Check(PlanParser.Parse(body, isYaml, evaluator.Catalog));
         if (!parsed.IsValid)
         {
             return ApiResults.InvalidPlan(parsed.Errors);
         }
 
         var plan = parsed.Plan!;
-        if (UnsupportedHere(plan) is { Count: > 0 } unsupported)
-        {
-            return ApiResults.InvalidPlan(unsupported);
-        }
-
         var actor = request.Headers["x-rollout-actor"].ToString() is { Length: > 0 and <= 200 } a ? a : plan.Owner ?? "api";
         try
         {
@@ -237,24 +233,6 @@ public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator,
         var subject = new SubjectContext(One("subject"), groups.Length > 0 ? groups : null, One("tenant"), One("region"), One("role"));
         var (decision, entry) = await flags.EvaluateAsync(flag, subject, cancellationToken);
         return ApiResults.Ok(new FlagAnswer(flag, decision.Enabled, decision.Reason, entry?.Exposure.StageName, entry?.Exposure.Percent ?? 0m, entry?.RolloutId));
-    }
-
-    // External exposure targets and Teams channels run on the local host; this app does not deliver them yet, and a
-    // plan that needs them would never be confirmed or notified here, so it is refused rather than stalled.
-    private static Dictionary<string, ImmutableArray<string>> UnsupportedHere(RolloutPlan plan)
-    {
-        var errors = new Dictionary<string, ImmutableArray<string>>(StringComparer.Ordinal);
-        if (plan.HasExternalExposure)
-        {
-            errors["$.exposure"] = [$"exposure target '{plan.Exposure!.Type}' is not available on the Azure Functions app yet; use the built-in flag store or the local host"];
-        }
-
-        if (!plan.Notify.IsDefaultOrEmpty)
-        {
-            errors["$.notify"] = ["Teams channels are not available on the Azure Functions app yet (it notifies through Rollout__Notify__WebhookUrl)"];
-        }
-
-        return errors;
     }
 
     /// <summary><c>GET /healthz</c>.</summary>

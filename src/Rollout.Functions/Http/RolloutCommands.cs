@@ -31,7 +31,7 @@ public sealed class RolloutCommands(IRolloutStore store, TimeProvider time, Roll
         var id = string.Create(CultureInfo.InvariantCulture, $"r-{now:yyyyMMdd}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5))}");
         var step = RolloutMachine.Start(id, plan, actor, now);
         await store.CreateAsync(step.State, step.Audit, cancellationToken);
-        await client.ScheduleNewOrchestrationInstanceAsync(nameof(RolloutOrchestrator), RolloutCheckpoint.First(step.State), new StartOrchestrationOptions(id), cancellationToken);
+        await client.ScheduleNewOrchestrationInstanceAsync(nameof(RolloutOrchestrator), RolloutCheckpoint.First(step.State, step.Audit), new StartOrchestrationOptions(id), cancellationToken);
         log.LogInformation("Rollout {Id} of flag {Flag} started by {Actor}", id, plan.Flag, actor);
         return step.State;
     }

@@ -12,10 +12,19 @@ namespace Rollout.Functions.Orchestration;
 /// <param name="ExposureOwed">The last step's exposure is not applied yet (the first generation's always is).</param>
 /// <param name="PendingCommand">A command that arrived while the last step ran, applied first.</param>
 /// <param name="RetryAt">The last step could not be checkpointed; nothing happens before this time.</param>
-public sealed record RolloutCheckpoint(RolloutState State, long Generation, bool ExposureOwed, CommandEnvelope? PendingCommand, DateTimeOffset? RetryAt)
+/// <param name="NotifyOwed">Checkpointed audit entries whose Teams messages are not in the outbox yet (the store was down).</param>
+/// <remarks>
+/// <see cref="ExposureOwed"/> false while <see cref="RolloutState.ExposurePending"/> is true means the plan's external
+/// target took the write and its confirmation is the next generation's input.
+/// </remarks>
+public sealed record RolloutCheckpoint(RolloutState State, long Generation, bool ExposureOwed, CommandEnvelope? PendingCommand, DateTimeOffset? RetryAt, IReadOnlyList<AuditEvent>? NotifyOwed = null)
 {
-    /// <summary>The first generation of a new rollout: its first stage's exposure is owed.</summary>
-    public static RolloutCheckpoint First(RolloutState state) => new(state, 0, ExposureOwed: true, PendingCommand: null, RetryAt: null);
+    /// <summary>
+    /// The first generation of a rollout: its first stage's exposure is owed, and so are the messages of the start's audit
+    /// entries (<paramref name="startAudit"/>; none when an orchestration is started again from the stored state).
+    /// </summary>
+    public static RolloutCheckpoint First(RolloutState state, ImmutableArray<AuditEvent> startAudit = default) =>
+        new(state, 0, ExposureOwed: true, PendingCommand: null, RetryAt: null, startAudit.IsDefaultOrEmpty ? null : startAudit);
 }
 
 /// <summary>
@@ -51,6 +60,11 @@ public sealed record ExposureRequest(RolloutState State);
 /// <param name="Flag">Its flag.</param>
 /// <param name="Events">The audit entries worth telling people about.</param>
 public sealed record NotifyRequest(string RolloutId, string Flag, ImmutableArray<AuditEvent> Events);
+
+/// <summary>Input of <see cref="RolloutActivities.EnqueueNotifications"/>.</summary>
+/// <param name="State">The rollout after the step (its plan names the channels).</param>
+/// <param name="Events">Checkpointed audit entries; those the plan's channels are told about become messages.</param>
+public sealed record EnqueueNotificationsRequest(RolloutState State, ImmutableArray<AuditEvent> Events);
 
 /// <summary>Input of <see cref="RolloutActivities.AppendAudit"/>: one checkpoint, written atomically.</summary>
 /// <param name="State">The state after the step.</param>

@@ -7,6 +7,7 @@ using Rollout.Core.Gates;
 using Rollout.Core.Storage;
 using Rollout.Functions.Effects;
 using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Outbox;
 
 namespace Rollout.Functions.Orchestration;
 
@@ -15,14 +16,22 @@ namespace Rollout.Functions.Orchestration;
 /// a retried checkpoint that already landed writes nothing, exposure is a state not a delta, notifications carry a
 /// dedupe key.
 /// </summary>
-public sealed class RolloutActivities(IRolloutStore store, CriteriaEvaluator evaluator, IExposureTarget exposure, INotifier notifier, ILogger<RolloutActivities> log)
+public sealed class RolloutActivities(
+    IRolloutStore store,
+    CriteriaEvaluator evaluator,
+    IExposureWriter exposure,
+    INotifier notifier,
+    IDeliveryStore outbox,
+    OutboxComposer composer,
+    TimeProvider time,
+    ILogger<RolloutActivities> log)
 {
     /// <summary>Reads and judges every criterion of the plan for the stage (metric sources over the network).</summary>
     [Function(nameof(EvaluateCriteria))]
     public Task<Evaluation> EvaluateCriteria([ActivityTrigger] EvaluateRequest request, CancellationToken cancellationToken) =>
         evaluator.EvaluateAsync(request.State, new Core.Engine.EvaluateCriteria(request.StageIndex, request.Since), cancellationToken);
 
-    /// <summary>Makes the flag's exposure the rollout's current one.</summary>
+    /// <summary>Makes the flag's exposure the rollout's current one (and writes it to the plan's external target, if any).</summary>
     [Function(nameof(ApplyExposure))]
     public Task ApplyExposure([ActivityTrigger] ExposureRequest request, CancellationToken cancellationToken) =>
         exposure.ApplyAsync(request.State, cancellationToken);
@@ -31,6 +40,30 @@ public sealed class RolloutActivities(IRolloutStore store, CriteriaEvaluator eva
     [Function(nameof(Notify))]
     public Task Notify([ActivityTrigger] NotifyRequest request, CancellationToken cancellationToken) =>
         notifier.NotifyAsync(request, cancellationToken);
+
+    /// <summary>
+    /// Puts the Teams messages of the plan's channels (<c>"notify"</c>) for these audit entries in the outbox, where the
+    /// <see cref="Integrations.DeliveryFunctions"/> timer delivers them with retries. Each message's id is its rollout, audit
+    /// sequence number and channel, so a retried activity enqueues nothing twice.
+    /// </summary>
+    [Function(nameof(EnqueueNotifications))]
+    public async Task EnqueueNotifications([ActivityTrigger] EnqueueNotificationsRequest request, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var added = 0;
+        foreach (var entry in request.Events)
+        {
+            if (NotifyChannels.For(request.State, entry) is { } notify)
+            {
+                foreach (var delivery in composer.Notifications(request.State, notify, now))
+                {
+                    added += await outbox.EnqueueAsync(delivery, cancellationToken) ? 1 : 0;
+                }
+            }
+        }
+
+        log.LogInformation("Rollout {Id}: {Added} notification(s) queued for delivery", request.State.Id, added);
+    }
 
     /// <summary>
     /// Writes one checkpoint atomically: the state, its audit entries and the answer to the command that caused it.

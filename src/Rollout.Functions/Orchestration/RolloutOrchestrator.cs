@@ -35,7 +35,13 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
     /// <summary>Retries of the activity that writes to the store.</summary>
     internal static TaskOptions StoreRetry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromSeconds(30)));
 
-    /// <summary>Retries of the activities that call other services (metric sources, exposure target, webhook).</summary>
+    /// <summary>
+    /// Retries of the exposure write: short, because commands wait while it runs; after them the rollout holds and the
+    /// write is tried again every <see cref="RetryDelay"/>, commands being applied in between.
+    /// </summary>
+    internal static TaskOptions ExposureRetry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(3, TimeSpan.FromSeconds(2), 2.0, TimeSpan.FromSeconds(10)));
+
+    /// <summary>Retries of the activities that call other services (metric sources, the notification webhook).</summary>
     internal static TaskOptions NetworkRetry { get; } = TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(5), 2.0, TimeSpan.FromMinutes(1)));
 
     /// <summary>Runs one generation.</summary>
@@ -53,7 +59,13 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
         }
 
         var exposureOwed = checkpoint.ExposureOwed && !await TryApplyExposureAsync(context, state);
-        if (state.IsTerminal && checkpoint.PendingCommand is null && !exposureOwed)
+        var notifyOwed = await EnqueueNotificationsAsync(context, state, checkpoint.NotifyOwed ?? []);
+
+        // The plan's external target took the write (now or in the last generation): confirming it is this generation's step.
+        RolloutInput? confirmation = !exposureOwed && state.ExposurePending
+            ? new ExposureConfirmed(state.DesiredExposureStage, state.Plan.Exposure!.Type)
+            : null;
+        if (state.IsTerminal && checkpoint.PendingCommand is null && !exposureOwed && confirmation is null && notifyOwed.Count == 0)
         {
             context.SetCustomStatus(StatusOf(checkpoint.Generation, state, null));
             if (!context.IsReplaying)
@@ -64,17 +76,17 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
             return;
         }
 
-        // 1. The input: a command carried over, else whichever comes first of the wake-up and a command.
+        // 1. The input: a command carried over, a confirmation, else whichever comes first of the wake-up and a command.
         var command = checkpoint.PendingCommand;
         Task<CommandEnvelope>? commandWait = null;
-        if (command is null)
+        if (command is null && confirmation is null)
         {
             // Never cancelled: the runtime hands an event to the oldest waiter of its name even when that waiter was
             // cancelled, so a cancelled waiter would swallow the next command. A command that completes this waiter
             // after the timer won is carried to the next generation instead.
             commandWait = context.WaitForExternalEvent<CommandEnvelope>(CommandEvent);
             var wakeAt = state.NextWakeAt ?? DateTimeOffset.MaxValue;
-            if (exposureOwed && Now(context) + RetryDelay < wakeAt)
+            if ((exposureOwed || notifyOwed.Count > 0) && Now(context) + RetryDelay < wakeAt)
             {
                 wakeAt = Now(context) + RetryDelay;
             }
@@ -105,6 +117,10 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
                 answered = stored with { Result = new CommandResult(CommandStatus.Conflict, "the stored command could not be read") };
             }
         }
+        else if (confirmation is not null)
+        {
+            step = RolloutMachine.Step(state, confirmation, Now(context));
+        }
         else if (RolloutMachine.Step(state, new Tick(), Now(context)).Effects.OfType<EvaluateCriteria>().FirstOrDefault() is { } due)
         {
             var evaluation = await EvaluateAsync(context, state, due);
@@ -121,13 +137,14 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
             }
             catch (TaskFailedException ex)
             {
-                // Nothing of this step happened: a command is carried over and applied again, an evaluation re-runs.
+                // Nothing of this step happened: a command is carried over and applied again, an evaluation re-runs, a
+                // confirmation is made again (the state still says the exposure is unconfirmed).
                 if (!context.IsReplaying)
                 {
                     log.LogWarning("Rollout {Id}: checkpoint failed ({Error}); retrying the step in {Delay}", state.Id, ex.FailureDetails?.ErrorMessage, RetryDelay);
                 }
 
-                context.ContinueAsNew(new RolloutCheckpoint(state, generation, exposureOwed, command ?? Carried(commandWait), Now(context) + RetryDelay));
+                context.ContinueAsNew(new RolloutCheckpoint(state, generation, exposureOwed, command ?? Carried(commandWait), Now(context) + RetryDelay, Owed(notifyOwed)));
                 return;
             }
         }
@@ -142,6 +159,7 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
         if (step is not null)
         {
             await NotifyAsync(context, next, step.Audit);
+            notifyOwed = await EnqueueNotificationsAsync(context, next, [.. notifyOwed, .. step.Effects.OfType<NotifyChannels>().Select(n => n.Event)]);
         }
 
         if (!context.IsReplaying && step is not null)
@@ -150,11 +168,13 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
         }
 
         context.SetCustomStatus(StatusOf(generation, next, answered?.CommandId));
-        context.ContinueAsNew(new RolloutCheckpoint(next, generation, exposureOwed, Carried(commandWait), null));
+        context.ContinueAsNew(new RolloutCheckpoint(next, generation, exposureOwed, Carried(commandWait), null, Owed(notifyOwed)));
     }
 
     private static DateTimeOffset Now(TaskOrchestrationContext context) =>
         new(DateTime.SpecifyKind(context.CurrentUtcDateTime, DateTimeKind.Utc));
+
+    private static IReadOnlyList<AuditEvent>? Owed(IReadOnlyList<AuditEvent> events) => events.Count == 0 ? null : events;
 
     private static CommandEnvelope? Carried(Task<CommandEnvelope>? commandWait) =>
         commandWait is { IsCompletedSuccessfully: true } ? commandWait.Result : null;
@@ -185,7 +205,7 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
     {
         try
         {
-            await context.CallActivityAsync(nameof(RolloutActivities.ApplyExposure), new ExposureRequest(state), NetworkRetry);
+            await context.CallActivityAsync(nameof(RolloutActivities.ApplyExposure), new ExposureRequest(state), ExposureRetry);
             return true;
         }
         catch (TaskFailedException ex)
@@ -196,6 +216,30 @@ public sealed class RolloutOrchestrator(ILogger<RolloutOrchestrator> log)
             }
 
             return false;
+        }
+    }
+
+    // Queues the plan's Teams messages for these entries; returns the entries still owed (all of them when the store is down).
+    private async Task<IReadOnlyList<AuditEvent>> EnqueueNotificationsAsync(TaskOrchestrationContext context, RolloutState state, IReadOnlyList<AuditEvent> events)
+    {
+        if (events.Count == 0 || state.Plan.Notify.IsDefaultOrEmpty)
+        {
+            return [];
+        }
+
+        try
+        {
+            await context.CallActivityAsync(nameof(RolloutActivities.EnqueueNotifications), new EnqueueNotificationsRequest(state, [.. events]), StoreRetry);
+            return [];
+        }
+        catch (TaskFailedException ex)
+        {
+            if (!context.IsReplaying)
+            {
+                log.LogWarning("Rollout {Id}: {Count} notification(s) not queued ({Error}); retrying in {Delay}", state.Id, events.Count, ex.FailureDetails?.ErrorMessage, RetryDelay);
+            }
+
+            return events;
         }
     }
 

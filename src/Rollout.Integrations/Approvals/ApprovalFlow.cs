@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Rollout.Core.Api;
 using Rollout.Core.Approvals;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
@@ -17,6 +19,17 @@ public sealed record ApprovalCheck(int Status, string Title, string Message, App
     public bool Allowed => Status == 200;
 }
 
+/// <summary>An approval page to send: its HTTP status and HTML (served with <see cref="ApprovalPage.SecurityHeaders"/>).</summary>
+/// <param name="Status">The HTTP status.</param>
+/// <param name="Html">The page.</param>
+public sealed record ApprovalPageResponse(int Status, string Html);
+
+/// <summary>What a host answered to the approve command of a link.</summary>
+/// <param name="Result">The rollout's answer; null when the rollout no longer exists or has not answered yet.</param>
+/// <param name="State">The rollout after the command, when known.</param>
+/// <param name="Pending">The command is stored and queued, but not applied yet (the Functions app answered in time to no one).</param>
+public sealed record ApprovalApplied(CommandResult? Result, RolloutState? State, bool Pending = false);
+
 /// <summary>
 /// The rules of approval links, shared by every host: the token must be signed with the host's key (else "tampered"),
 /// not expired, not used before, and name the rollout's current stage while it awaits approval; the approver is the
@@ -32,7 +45,7 @@ public static class ApprovalFlow
     /// <summary>Checks a link; see the class summary for the rules.</summary>
     public static async Task<ApprovalCheck> CheckAsync(
         string? tokenText,
-        byte[] key,
+        byte[]? key,
         DateTimeOffset now,
         Func<string, CancellationToken, Task<RolloutState?>> loadRollout,
         IApprovalNonceStore nonces,
@@ -40,6 +53,11 @@ public static class ApprovalFlow
         string? principal,
         CancellationToken cancellationToken)
     {
+        if (key is null)
+        {
+            return new ApprovalCheck(404, "Approval links are off on this host", "This Rollout host has no Approvals:SigningKey, so it issues and accepts no approval links. Approve with 'rollout approve' or the API. Nothing was changed.");
+        }
+
         var (token, problem) = ApprovalToken.Verify(tokenText, key, now);
         switch (problem)
         {
@@ -97,4 +115,46 @@ public static class ApprovalFlow
 
     /// <summary>The command id of a link's approval: the same for every retry of one link.</summary>
     public static string CommandId(ApprovalToken token) => $"approval-link-{token.Nonce}";
+
+    /// <summary>The longest comment kept from the page's form.</summary>
+    public const int MaxComment = 2000;
+
+    /// <summary>
+    /// Uses a checked link (the page's POST): consumes its nonce (a second use is refused, changing nothing), then has the
+    /// host apply the approve command (<paramref name="apply"/>: the same path as <c>POST /api/rollouts/{id}/approve</c>,
+    /// given the command and its stored body) and renders the answer.
+    /// </summary>
+    public static async Task<ApprovalPageResponse> UseAsync(
+        ApprovalCheck check,
+        string? comment,
+        IApprovalNonceStore nonces,
+        DateTimeOffset now,
+        Func<ApproveCommand, string, CancellationToken, Task<ApprovalApplied>> apply,
+        CancellationToken cancellationToken)
+    {
+        if (!check.Allowed)
+        {
+            return new ApprovalPageResponse(check.Status, ApprovalPage.Render(check));
+        }
+
+        var token = check.Token!;
+        if (!await nonces.TryConsumeAsync(token.Nonce, token.RolloutId, check.Approver!, now, cancellationToken))
+        {
+            return new ApprovalPageResponse(409, ApprovalPage.Render(check with { Status = 409, Title = "This approval link was already used", Message = "Each approval link works once. Nothing was changed." }));
+        }
+
+        comment = comment?.Trim() is { Length: > 0 } text ? text[..Math.Min(text.Length, MaxComment)] : null;
+        var commandId = CommandId(token);
+        var command = new ApproveCommand(check.Approver!, comment ?? "approved from an approval link", commandId);
+        var body = JsonSerializer.Serialize(new CommandBody(Approver: command.Actor, Comment: command.Comment, CommandId: commandId), RolloutJson.Options);
+        var applied = await apply(command, body, cancellationToken);
+        return applied switch
+        {
+            { Pending: true } => new ApprovalPageResponse(202, ApprovalPage.Result("Approval received", "Your approval is recorded and the rollout applies it within moments. Nothing more to do.", applied.State, succeeded: true)),
+            { Result.Succeeded: true } => new ApprovalPageResponse(200, ApprovalPage.Result("Approved", applied.Result.Message, applied.State, succeeded: true)),
+            _ => new ApprovalPageResponse(
+                applied.Result?.Status == CommandStatus.Forbidden ? 403 : 409,
+                ApprovalPage.Result("Not approved", applied.Result?.Message ?? "the rollout no longer exists", applied.State, succeeded: false)),
+        };
+    }
 }

@@ -10,7 +10,7 @@ namespace Rollout.Integrations.Storage;
 /// outbox (notifications, external exposure, gate callbacks), the Azure DevOps gate waiters and the consumed nonces of
 /// approval links. Every insert is keyed by its dedupe id, so a retried or replayed insert keeps one row.
 /// </summary>
-public sealed class SqliteIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore
+public sealed class SqliteIntegrationStore : IIntegrationStore
 {
     private readonly string connectionString;
 

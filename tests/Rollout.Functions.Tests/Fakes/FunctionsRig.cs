@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rollout.Core.Api;
 using Rollout.Core.Engine;
@@ -9,14 +11,20 @@ using Rollout.Core.Plans;
 using Rollout.Core.Storage;
 using Rollout.Functions.Effects;
 using Rollout.Functions.Http;
+using Rollout.Functions.Integrations;
 using Rollout.Functions.Orchestration;
+using Rollout.Integrations.AzureDevOps;
+using Rollout.Integrations.Exposure;
+using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Metrics;
+using Rollout.Integrations.Notifications;
+using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage;
 
 namespace Rollout.Functions.Tests.Fakes;
 
-/// <summary>Records every exposure applied, then applies it to the built-in flag store.</summary>
-internal sealed class RecordingExposure(IExposureTarget inner, TimeProvider clock) : IExposureTarget
+/// <summary>Records every exposure applied, then applies it (built-in flag store, and the plan's external target if any).</summary>
+internal sealed class RecordingExposure(IExposureWriter inner, TimeProvider clock) : IExposureWriter
 {
     public ConcurrentQueue<RolloutState> Applied { get; } = new();
 
@@ -48,24 +56,38 @@ internal sealed class FunctionsRig : IAsyncDisposable
 {
     private readonly string directory = Path.Combine(Path.GetTempPath(), "rollout-functions-tests", Guid.NewGuid().ToString("N"));
 
-    private FunctionsRig(RolloutFunctionsOptions options)
+    private FunctionsRig(RolloutFunctionsOptions options, IEnumerable<KeyValuePair<string, string?>> settings)
     {
         Directory.CreateDirectory(directory);
         Sqlite = new SqliteRolloutStore(Path.Combine(directory, "rollout.db"));
         Store = new FlakyStore(Sqlite);
+        Outbox = new FlakyOutbox(new SqliteIntegrationStore(Path.Combine(directory, "rollout.db")));
         Options = options;
+        Settings = IntegrationSettings.From(new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), dataDirectory: null);
+        Settings.PublicUrl ??= new Uri("https://rollout-test.azurewebsites.net/");
         Evaluator = new CriteriaEvaluator([Metrics], Clock);
         Flags = new FlagCache(Store, Clock, Options);
-        Exposure = new RecordingExposure(new StoreExposureTarget(Flags), Clock);
-        Activities = new RolloutActivities(Store, Evaluator, Exposure, Notifier, NullLogger<RolloutActivities>.Instance);
+        IExposureTarget[] targets = [new WebhookExposureTarget(Peers, Clock)];
+        Exposure = new RecordingExposure(new ExposureWriter(Flags, targets), Clock);
+        Composer = new OutboxComposer(Settings);
+        Activities = new RolloutActivities(Store, Evaluator, Exposure, Notifier, Outbox, Composer, Clock, NullLogger<RolloutActivities>.Instance);
         Orchestrator = new RolloutOrchestrator(NullLogger<RolloutOrchestrator>.Instance);
         Commands = new RolloutCommands(Store, Clock, Options, NullLogger<RolloutCommands>.Instance);
-        Api = new RolloutApi(Store, Evaluator, Flags, Commands);
+        Api = new RolloutApi(Store, Evaluator, Flags, Commands, Settings);
+        IntegrationApi = new IntegrationApi(Store, Outbox, Outbox, Outbox, Settings, Commands, Clock, NullLogger<IntegrationApi>.Instance);
+        Worker = new DeliveryWorker(
+            Outbox,
+            [new AzureDevOpsGateHandler(Peers, Clock, TimeSpan.FromSeconds(5)), new TeamsWorkflowsHandler(Peers, () => Settings.TeamsChannels, Clock, TimeSpan.FromSeconds(5))],
+            Clock,
+            DeliveryOptions.Default,
+            NullLogger<DeliveryWorker>.Instance);
+        Deliveries = new DeliveryFunctions(Store, Outbox, Outbox, Worker, Clock, NullLogger<DeliveryFunctions>.Instance);
         Handlers = new()
         {
             [nameof(RolloutActivities.EvaluateCriteria)] = async json => Serialize(await Activities.EvaluateCriteria(Deserialize<EvaluateRequest>(json), CancellationToken.None)),
             [nameof(RolloutActivities.ApplyExposure)] = async json => { await Activities.ApplyExposure(Deserialize<ExposureRequest>(json), CancellationToken.None); return null; },
             [nameof(RolloutActivities.Notify)] = async json => { await Activities.Notify(Deserialize<NotifyRequest>(json), CancellationToken.None); return null; },
+            [nameof(RolloutActivities.EnqueueNotifications)] = async json => { await Activities.EnqueueNotifications(Deserialize<EnqueueNotificationsRequest>(json), CancellationToken.None); return null; },
             [nameof(RolloutActivities.AppendAudit)] = async json => { await Activities.AppendAudit(Deserialize<AppendAuditRequest>(json), CancellationToken.None); return null; },
         };
         Client.OnScheduled = async (id, json) =>
@@ -92,6 +114,23 @@ internal sealed class FunctionsRig : IAsyncDisposable
     public RecordingNotifier Notifier { get; } = new();
 
     public SqliteRolloutStore Sqlite { get; }
+
+    /// <summary>The real SQLite outbox, gate-waiter and approval-link store (the Table Storage one passes the same contract tests).</summary>
+    public FlakyOutbox Outbox { get; }
+
+    /// <summary>The integration settings the test gave (Teams channels, signing key...).</summary>
+    public IntegrationSettings Settings { get; }
+
+    /// <summary>The HTTP client to peers (real sockets, to <see cref="Rollout.Testing.PeerFixture"/>s on loopback).</summary>
+    public HttpClient Peers { get; } = new() { Timeout = Timeout.InfiniteTimeSpan };
+
+    public OutboxComposer Composer { get; }
+
+    public IntegrationApi IntegrationApi { get; }
+
+    public DeliveryWorker Worker { get; }
+
+    public DeliveryFunctions Deliveries { get; }
 
     public FlakyStore Store { get; }
 
@@ -121,12 +160,16 @@ internal sealed class FunctionsRig : IAsyncDisposable
     /// <summary>False to let raised events vanish (an orchestrator that is slow to answer).</summary>
     public bool ForwardEvents { get; set; } = true;
 
-    public static async Task<FunctionsRig> CreateAsync(RolloutFunctionsOptions? options = null)
+    public static async Task<FunctionsRig> CreateAsync(RolloutFunctionsOptions? options = null, params (string Key, string Value)[] settings)
     {
-        var rig = new FunctionsRig(options ?? RolloutFunctionsOptions.Default);
+        var rig = new FunctionsRig(options ?? RolloutFunctionsOptions.Default, settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)));
         await rig.Store.InitializeAsync(CancellationToken.None);
+        await rig.Outbox.InitializeAsync(CancellationToken.None);
         return rig;
     }
+
+    /// <summary>One run of the delivery timer.</summary>
+    public Task DeliverAsync() => Deliveries.DeliverOutbox(new TimerInfo(), CancellationToken.None);
 
     public static RolloutPlan Plan(string json)
     {
@@ -185,6 +228,7 @@ internal sealed class FunctionsRig : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Flags.Dispose();
+        Peers.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try
         {

@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.Azure.Functions.Worker;
 using Rollout.Core.Api;
 using Rollout.Functions.Http;
+using Rollout.Functions.Integrations;
 using Rollout.Functions.Orchestration;
 
 namespace Rollout.Functions.Tests.Http;
@@ -24,6 +25,10 @@ public sealed class FunctionDeclarationTests
         "GET api/rollouts/{id}/audit",
         "GET api/rollouts/{id}/brief",
         "GET api/rollouts/{id}/gate",
+        "POST api/rollouts/{id}/gate",
+        "GET api/rollouts/{id}/deliveries",
+        "GET api/approvals/{token}",
+        "POST api/approvals/{token}",
         "GET api/flags/{flag}/evaluate",
         "POST api/alerts/azure-monitor",
         "GET healthz",
@@ -43,7 +48,8 @@ public sealed class FunctionDeclarationTests
     {
         foreach (var (method, trigger) in Triggers())
         {
-            var anonymous = trigger.Route is "healthz" || trigger.Route!.StartsWith("api/flags/", StringComparison.Ordinal);
+            // The approval page's link is its own credential (signed, expiring, single-use); an approver has no function key.
+            var anonymous = trigger.Route is "healthz" || trigger.Route!.StartsWith("api/flags/", StringComparison.Ordinal) || trigger.Route.StartsWith("api/approvals/", StringComparison.Ordinal);
             Assert.AreEqual(anonymous ? AuthorizationLevel.Anonymous : AuthorizationLevel.Function, trigger.AuthLevel, method.Name);
         }
     }
@@ -73,16 +79,28 @@ public sealed class FunctionDeclarationTests
 
         var activities = typeof(RolloutActivities).GetMethods().Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null).ToList();
         CollectionAssert.AreEquivalent(
-            new[] { nameof(RolloutActivities.EvaluateCriteria), nameof(RolloutActivities.ApplyExposure), nameof(RolloutActivities.Notify), nameof(RolloutActivities.AppendAudit) },
+            new[] { nameof(RolloutActivities.EvaluateCriteria), nameof(RolloutActivities.ApplyExposure), nameof(RolloutActivities.Notify), nameof(RolloutActivities.EnqueueNotifications), nameof(RolloutActivities.AppendAudit) },
             activities.Select(a => a.Name).ToArray());
         Assert.IsTrue(activities.All(a => a.GetParameters()[0].GetCustomAttribute<ActivityTriggerAttribute>() is not null));
 
-        var commands = Triggers().Where(t => t.Trigger.Methods!.Contains("post")).Select(t => t.Method);
+        // Every POST that applies a command reaches the orchestrator; registering a gate waiter only writes the store.
+        var commands = Triggers().Where(t => t.Trigger.Methods!.Contains("post") && !t.Trigger.Route!.EndsWith("/gate", StringComparison.Ordinal)).Select(t => t.Method);
         Assert.IsTrue(commands.All(m => m.GetParameters().Any(p => p.GetCustomAttribute<DurableClientAttribute>() is not null)), "a POST trigger has no Durable client");
     }
 
+    [TestMethod]
+    public void DeliverOutbox_Timer_FiresEveryTenSeconds()
+    {
+        var method = typeof(DeliveryFunctions).GetMethod(nameof(DeliveryFunctions.DeliverOutbox))!;
+        var timer = method.GetParameters()[0].GetCustomAttribute<TimerTriggerAttribute>();
+
+        Assert.IsNotNull(timer);
+        Assert.AreEqual("*/10 * * * * *", timer.Schedule);
+        Assert.IsFalse(timer.RunOnStartup);
+    }
+
     private static IEnumerable<(MethodInfo Method, HttpTriggerAttribute Trigger)> Triggers() =>
-        typeof(RolloutApi).GetMethods()
+        new[] { typeof(RolloutApi), typeof(IntegrationApi) }.SelectMany(t => t.GetMethods())
             .Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null)
             .Select(m => (m, m.GetParameters().Select(p => p.GetCustomAttribute<HttpTriggerAttribute>()).Single(a => a is not null)!));
 }

@@ -56,21 +56,24 @@ public sealed class RolloutApiTests
     }
 
     [TestMethod]
-    public async Task StartRollout_PlanWithExternalExposureOrTeams_Answers400AndStoresNothing()
+    public async Task StartRollout_PlanNamingConnectionsAndChannelsThisAppLacks_Answers400AndStoresNothing()
     {
-        await using var rig = await FunctionsRig.CreateAsync();
+        await using var rig = await FunctionsRig.CreateAsync(null, ("Notifications:Teams:release-ops", "https://prod-00.westeurope.logic.azure.com/workflows/1"));
         var plan = System.Text.Json.Nodes.JsonNode.Parse(TestPlans.Days("external-flag"))!.AsObject();
-        plan["exposure"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "type": "webhook", "url": "https://flags.example/hook" }""");
-        plan["notify"] = System.Text.Json.Nodes.JsonNode.Parse("""["release-channel"]""");
+        plan["exposure"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "type": "app-configuration", "connection": "main" }""");
+        plan["notify"] = System.Text.Json.Nodes.JsonNode.Parse("""["release-ops", "release-channel"]""");
         var request = HttpCall.Request("POST", "/api/rollouts", plan.ToJsonString());
 
         var answer = await rig.Api.StartRollout(request, rig.Client, None).RunAsync(request);
 
         Assert.AreEqual(400, answer.Status, answer.Body);
         var errors = answer.Json.GetProperty("errors");
-        Assert.IsTrue(errors.TryGetProperty("$.exposure", out _), answer.Body);
-        Assert.IsTrue(errors.TryGetProperty("$.notify", out _), answer.Body);
+        StringAssert.Contains(errors.GetProperty("$.exposure.connection")[0].GetString(), "Exposure:AppConfiguration:main");
+        StringAssert.Contains(errors.GetProperty("$.notify[1]")[0].GetString(), "configured: release-ops");
+        Assert.IsFalse(errors.TryGetProperty("$.notify[0]", out _), "a configured channel was refused");
+        Assert.DoesNotContain("logic.azure.com", answer.Body, "a webhook URL (a secret) was shown");
         Assert.AreEqual(0, rig.Client.Scheduled.Count);
+        Assert.IsEmpty(await rig.Store.ListAsync(null, 10, None));
     }
 
     [TestMethod]

@@ -1,8 +1,6 @@
-using System.Text.Json;
-using Rollout.Core.Api;
-using Rollout.Core.Engine;
 using Rollout.Core.Storage;
 using Rollout.Integrations.Approvals;
+using Rollout.Integrations.Hosting;
 
 namespace Rollout.Cli.Hosting.Integrations;
 
@@ -13,8 +11,6 @@ namespace Rollout.Cli.Hosting.Integrations;
 /// </summary>
 internal static class ApprovalEndpoints
 {
-    private const int MaxComment = 2000;
-
     public static void Map(RouteGroupBuilder api)
     {
         api.MapGet("/approvals/{token}", ShowAsync);
@@ -30,32 +26,14 @@ internal static class ApprovalEndpoints
     private static async Task<IResult> ApproveAsync(string token, HttpContext context, RolloutRuntime runtime, IApprovalNonceStore nonces, IntegrationSettings settings, TimeProvider time, ILogger<IntegrationSettings> log, CancellationToken ct)
     {
         var check = await CheckAsync(token, context, runtime, nonces, settings, time, ct);
-        if (!check.Allowed)
+        var comment = check.Allowed && context.Request.HasFormContentType ? (await context.Request.ReadFormAsync(ct))["comment"].ToString() : null;
+        var page = await ApprovalFlow.UseAsync(check, comment, nonces, time.GetUtcNow(), async (command, body, c) =>
         {
-            return Page(context, check.Status, ApprovalPage.Render(check));
-        }
-
-        string? comment = null;
-        if (context.Request.HasFormContentType)
-        {
-            var form = await context.Request.ReadFormAsync(ct);
-            comment = form["comment"].ToString().Trim() is { Length: > 0 } text ? text[..Math.Min(text.Length, MaxComment)] : null;
-        }
-
-        var verified = check.Token!;
-        if (!await nonces.TryConsumeAsync(verified.Nonce, verified.RolloutId, check.Approver!, time.GetUtcNow(), ct))
-        {
-            return Page(context, StatusCodes.Status409Conflict, ApprovalPage.Render(check with { Status = 409, Title = "This approval link was already used", Message = "Each approval link works once. Nothing was changed." }));
-        }
-
-        var commandId = ApprovalFlow.CommandId(verified);
-        var command = new ApproveCommand(check.Approver!, comment ?? "approved from an approval link", commandId);
-        var body = JsonSerializer.Serialize(new CommandBody(Approver: command.Actor, Comment: command.Comment, CommandId: commandId), RolloutJson.Options);
-        var outcome = await runtime.ExecuteAsync(verified.RolloutId, command, body, ct);
-        log.LogInformation("Approval link of rollout {Id}, stage {Stage}, used by {Approver}: {Status}", verified.RolloutId, verified.StageIndex, check.Approver, outcome?.Result.Status);
-        return outcome is { Result.Succeeded: true }
-            ? Page(context, StatusCodes.Status200OK, ApprovalPage.Result("Approved", outcome.Result.Message, outcome.State, succeeded: true))
-            : Page(context, outcome?.Result.Status == CommandStatus.Forbidden ? 403 : 409, ApprovalPage.Result("Not approved", outcome?.Result.Message ?? "the rollout no longer exists", outcome?.State, succeeded: false));
+            var outcome = await runtime.ExecuteAsync(check.Token!.RolloutId, command, body, c);
+            log.LogInformation("Approval link of rollout {Id}, stage {Stage}, used by {Approver}: {Status}", check.Token.RolloutId, check.Token.StageIndex, command.Actor, outcome?.Result.Status);
+            return new ApprovalApplied(outcome?.Result, outcome?.State);
+        }, ct);
+        return Page(context, page.Status, page.Html);
     }
 
     private static Task<ApprovalCheck> CheckAsync(string token, HttpContext context, RolloutRuntime runtime, IApprovalNonceStore nonces, IntegrationSettings settings, TimeProvider time, CancellationToken ct) =>

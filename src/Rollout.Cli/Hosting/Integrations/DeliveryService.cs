@@ -1,8 +1,8 @@
-using Rollout.Core.Api;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
 using Rollout.Integrations.AzureDevOps;
 using Rollout.Integrations.Outbox;
+
 
 namespace Rollout.Cli.Hosting.Integrations;
 
@@ -61,26 +61,8 @@ internal sealed class DeliveryService(
         while (await WaitAsync(timer, stoppingToken));
     }
 
-    private async Task ResolveWaitersAsync(CancellationToken ct)
-    {
-        foreach (var waiter in await waiters.WaitingAsync(ct))
-        {
-            var rollout = await runtime.Store.GetAsync(waiter.RolloutId, ct);
-            var (status, message) = rollout is null
-                ? ("failed", $"rollout '{waiter.RolloutId}' no longer exists")
-                : GateView.From(rollout.State, waiter.Until) is var view ? (view.Status, view.Message) : default;
-            if (status is not ("succeeded" or "failed"))
-            {
-                continue;
-            }
-
-            var now = time.GetUtcNow();
-            var payload = new GateCallbackPayload(waiter.Callback, status, waiter.Id);
-            await outbox.EnqueueAsync(new Delivery($"gate:{waiter.Id}", DeliveryKind.GateCallback, waiter.RolloutId, "azure-devops", payload.Serialize(), now, now), ct);
-            await waiters.ResolveAsync(waiter.Id, status, now, ct);
-            log.LogInformation("Gate waiter {Waiter} of rollout {Id} resolved {Status}: {Message}", waiter.Id, waiter.RolloutId, status, message);
-        }
-    }
+    private Task ResolveWaitersAsync(CancellationToken ct) =>
+        CallbackGate.ResolveAsync(waiters, outbox, async (id, c) => (await runtime.Store.GetAsync(id, c))?.State, time.GetUtcNow(), log, ct);
 
     private async Task ReconcileAsync(CancellationToken ct)
     {

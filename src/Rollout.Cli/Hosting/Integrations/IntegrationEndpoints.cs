@@ -24,32 +24,15 @@ internal static class IntegrationEndpoints
     /// </summary>
     private static async Task<IResult> RegisterGateAsync(string id, string? until, HttpRequest request, RolloutRuntime runtime, IGateWaiterStore waiters, TimeProvider time, CancellationToken ct)
     {
-        if (await runtime.Store.GetAsync(id, ct) is not { } rollout)
-        {
-            return Problem(StatusCodes.Status404NotFound, "Not found", $"no rollout '{id}'");
-        }
-
-        var target = string.IsNullOrWhiteSpace(until) ? "completed" : until.Trim();
-        if (!string.Equals(target, "completed", StringComparison.OrdinalIgnoreCase)
-            && !rollout.State.Plan.Stages.Any(s => string.Equals(s.Name, target, StringComparison.OrdinalIgnoreCase)))
-        {
-            return Problem(StatusCodes.Status400BadRequest, "Unknown stage", $"'until' must be 'completed' or a stage of the plan ({string.Join(", ", rollout.State.Plan.Stages.Select(s => s.Name))})");
-        }
-
-        var (callback, errors) = AzureDevOpsGate.Parse(name => request.Headers[name].ToString());
-        if (callback is null)
-        {
-            return Results.Json(
-                new { type = "https://rollout.dev/problems/invalid-gate", title = "The gate request is missing the task's headers", status = 400, detail = "nothing was registered", errors },
+        var rollout = await runtime.Store.GetAsync(id, ct);
+        var (registered, problem) = await CallbackGate.RegisterAsync(id, rollout?.State, until, name => request.Headers[name].ToString(), waiters, time.GetUtcNow(), ct);
+        return problem is null
+            ? Results.Json(registered, RolloutJson.Options)
+            : Results.Json(
+                new Dictionary<string, object?> { ["type"] = "about:blank", ["title"] = problem.Title, ["status"] = problem.Status, ["detail"] = problem.Detail, ["errors"] = problem.Errors },
                 RolloutJson.Options,
                 "application/problem+json",
-                StatusCodes.Status400BadRequest);
-        }
-
-        var waiter = await waiters.RegisterAsync(new GateWaiter(callback.WaiterId, id, target, callback, time.GetUtcNow()), ct);
-        return Results.Json(
-            new { waiterId = waiter.Id, waiter = waiter.Status, until = waiter.Until, gate = GateView.From(rollout.State, waiter.Until) },
-            RolloutJson.Options);
+                problem.Status);
     }
 
     private static async Task<IResult> ListDeliveriesAsync(string id, RolloutRuntime runtime, IDeliveryStore deliveries, CancellationToken ct)

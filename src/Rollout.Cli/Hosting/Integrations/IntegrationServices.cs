@@ -7,6 +7,8 @@ using Rollout.Integrations.Notifications;
 using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage;
 
+using Rollout.Integrations.Hosting;
+
 namespace Rollout.Cli.Hosting.Integrations;
 
 /// <summary>Registers the integrations of the local host (issue 5) next to its runtime and scheduler.</summary>
@@ -64,16 +66,6 @@ internal sealed record PeerHttp(HttpClient Client);
 /// <summary>Host-level checks of a valid plan: notification channels and App Configuration connections must be configured here.</summary>
 internal static class IntegrationChecks
 {
-    public static PlanParseResult Check(PlanParseResult parsed, IServiceProvider services)
-    {
-        if (parsed.Plan is not { } plan || services.GetService<IntegrationSettings>() is not { } settings)
-        {
-            return parsed;
-        }
-
-        var problems = settings.Check(plan).ToList();
-        return problems.Count == 0
-            ? parsed
-            : new PlanParseResult(null, problems.GroupBy(p => p.Path).ToImmutableSortedDictionary(g => g.Key, g => g.Select(p => p.Message).ToImmutableArray(), StringComparer.Ordinal));
-    }
+    public static PlanParseResult Check(PlanParseResult parsed, IServiceProvider services) =>
+        services.GetService<IntegrationSettings>() is { } settings ? settings.Check(parsed) : parsed;
 }

@@ -4,22 +4,27 @@ using Rollout.Core.Api;
 using Rollout.Core.Approvals;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
-using Rollout.Integrations.Exposure;
+using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Notifications;
-using Rollout.Integrations.Outbox;
 
-namespace Rollout.Cli.Hosting.Integrations;
+namespace Rollout.Integrations.Outbox;
 
 /// <summary>
 /// Turns a rollout's notifications and pending exposure into outbox deliveries with stable ids: <c>notify:{rollout}:{seq}:{channel}</c>
 /// (one per audit entry and channel) and <c>exposure:{rollout}:{stage|none}</c> (one per stage; stages only advance).
+/// Enqueueing a composed delivery again keeps the first, so hosts may compose the same notification more than once.
 /// </summary>
-internal sealed class OutboxComposer(IntegrationSettings settings)
+public sealed class OutboxComposer(IntegrationSettings settings)
 {
+    /// <summary>
+    /// One Teams delivery per channel of <paramref name="notify"/>. An approval request carries a signed link for each
+    /// approver (at most five) when the host has a signing key.
+    /// </summary>
     public IEnumerable<Delivery> Notifications(RolloutState state, NotifyChannels notify, DateTimeOffset now)
     {
         var links = new List<ApprovalLink>();
-        if (notify.Event.Type == AuditType.ApprovalRequested
+        if (settings.SigningKey is not null
+            && notify.Event.Type == AuditType.ApprovalRequested
             && notify.Event.Details.TryGetProperty("stage", out var stageElement)
             && state.Plan.Stages.Select((s, i) => (s, i)).FirstOrDefault(x => x.s.Name == stageElement.GetString()) is { s.Approval: { } approval } stage)
         {
@@ -36,11 +41,12 @@ internal sealed class OutboxComposer(IntegrationSettings settings)
         }
     }
 
+    /// <summary>The delivery of <paramref name="state"/>'s desired exposure to the plan's external target.</summary>
     public Delivery Exposure(RolloutState state, DateTimeOffset now)
     {
         var stage = state.DesiredExposureStage;
         return new Delivery(
-            $"exposure:{state.Id}:{(stage is { } i ? i.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}",
+            ExposureDeliveryId(state),
             DeliveryKind.Exposure,
             state.Id,
             state.Plan.Exposure!.Type,
@@ -49,54 +55,23 @@ internal sealed class OutboxComposer(IntegrationSettings settings)
             now);
     }
 
+    /// <summary>
+    /// The id of the write of <paramref name="state"/>'s desired exposure, <c>exposure:{rollout}:{stage|none}</c>: the same
+    /// on every retry, so a target can drop repeats (it is the webhook's <c>x-rollout-delivery</c>).
+    /// </summary>
+    public static string ExposureDeliveryId(RolloutState state) =>
+        $"exposure:{state.Id}:{(state.DesiredExposureStage is { } i ? i.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none")}";
+
     /// <summary>A signed, single-use, expiring link for <paramref name="approver"/> to approve stage <paramref name="stageIndex"/>.</summary>
     public Uri LinkFor(string rolloutId, int stageIndex, string approver, DateTimeOffset now)
     {
+        var key = settings.SigningKey ?? throw new InvalidOperationException("approval links are off on this host: set Approvals:SigningKey");
         var token = new ApprovalToken(rolloutId, stageIndex, approver, now + settings.LinkLifetime, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
         var baseUrl = settings.PublicUrl ?? new Uri("http://127.0.0.1:7071/");
-        return new Uri(baseUrl, $"api/approvals/{token.Sign(settings.SigningKey)}");
+        return new Uri(baseUrl, $"api/approvals/{token.Sign(key)}");
     }
 }
 
 /// <summary>What an exposure delivery carries: the stage whose exposure to write (null: nobody).</summary>
-internal sealed record ExposurePayload(int? StageIndex);
-
-/// <summary>
-/// Delivers external exposure: writes the stage's exposure to the plan's target, then records the confirmation in the
-/// rollout (a checkpoint), which is what lets the engine promote. A delivery for an exposure the rollout has moved past
-/// (a stage's, after a rollback) is superseded, never written after the newer one.
-/// </summary>
-internal sealed class ExposureDeliveryHandler(RolloutRuntime runtime, IEnumerable<IExposureTarget> targets) : IDeliveryHandler
-{
-    private readonly Dictionary<string, IExposureTarget> byType = targets.ToDictionary(t => t.Type, StringComparer.Ordinal);
-
-    public DeliveryKind Kind => DeliveryKind.Exposure;
-
-    public async Task<DeliveryResult> DeliverAsync(Delivery delivery, CancellationToken cancellationToken)
-    {
-        var payload = JsonSerializer.Deserialize<ExposurePayload>(delivery.Payload, RolloutJson.Options) ?? new ExposurePayload(null);
-        if (await runtime.Store.GetAsync(delivery.RolloutId, cancellationToken) is not { } rollout)
-        {
-            return DeliveryResult.GiveUp($"rollout {delivery.RolloutId} no longer exists");
-        }
-
-        var state = rollout.State;
-        if (!state.ExposurePending || state.DesiredExposureStage != payload.StageIndex)
-        {
-            return DeliveryWorker.SupersededResult;
-        }
-
-        if (!byType.TryGetValue(state.Plan.Exposure!.Type, out var target))
-        {
-            return DeliveryResult.Retry($"exposure target '{state.Plan.Exposure.Type}' is not available on this host");
-        }
-
-        var result = await target.ApplyAsync(ExposureSnapshot.Of(state.Plan, state.Id, payload.StageIndex), state.Plan.Exposure, delivery.Id, cancellationToken);
-        if (result.Delivered)
-        {
-            await runtime.ConfirmExposureAsync(state.Id, payload.StageIndex, target.Type, cancellationToken);
-        }
-
-        return result;
-    }
-}
+/// <param name="StageIndex">The stage.</param>
+public sealed record ExposurePayload(int? StageIndex);

@@ -2,30 +2,34 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Configuration;
 using Rollout.Core.Plans;
 
-namespace Rollout.Cli.Hosting.Integrations;
+namespace Rollout.Integrations.Hosting;
 
 /// <summary>
 /// The integration settings of a host, from configuration (environment variables use <c>__</c> for <c>:</c>):
 /// <list type="bullet">
 /// <item><c>Notifications:Teams:&lt;name&gt;</c>: a Teams Workflows webhook URL, named by plans (<c>"notify": ["&lt;name&gt;"]</c>).</item>
 /// <item><c>Exposure:AppConfiguration:&lt;name&gt;</c>: an App Configuration connection string (<c>Endpoint=...;Id=...;Secret=...</c>) or an endpoint URL (Entra ID).</item>
-/// <item><c>Approvals:SigningKey</c>: the HMAC key of approval links (generated into the data directory when unset).</item>
+/// <item><c>Approvals:SigningKey</c>: the HMAC key of approval links, at least 32 characters. Unset: the local host
+/// generates one into its data directory; a host without one (the Functions app) sends cards without approval links.</item>
 /// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service authentication).</item>
 /// <item><c>Approvals:LinkLifetime</c>: how long an approval link is valid (default 72 hours).</item>
 /// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
 /// </list>
 /// Secrets (webhook URLs, connection strings, the signing key) are never logged, stored in plans or the audit trail.
+/// The local host and the Functions app read the same settings with this one class.
 /// </summary>
-internal sealed class IntegrationSettings
+public sealed class IntegrationSettings
 {
+    /// <summary>The file under the local host's data directory that holds a generated signing key.</summary>
     public const string SigningKeyFile = "approval-key";
 
     private IntegrationSettings(
         ImmutableSortedDictionary<string, Uri> teamsChannels,
         ImmutableSortedDictionary<string, string> appConfigurationConnections,
-        byte[] signingKey,
+        byte[]? signingKey,
         bool trustAppServiceAuthentication,
         TimeSpan linkLifetime,
         Uri? publicUrl)
@@ -38,19 +42,29 @@ internal sealed class IntegrationSettings
         PublicUrl = publicUrl;
     }
 
+    /// <summary>Teams Workflows webhook URLs by channel name (secrets).</summary>
     public ImmutableSortedDictionary<string, Uri> TeamsChannels { get; }
 
+    /// <summary>App Configuration connection strings or endpoints by name (secrets).</summary>
     public ImmutableSortedDictionary<string, string> AppConfigurationConnections { get; }
 
-    public byte[] SigningKey { get; }
+    /// <summary>The HMAC key of approval links; null when approval links are off on this host.</summary>
+    public byte[]? SigningKey { get; }
 
+    /// <summary>Take the approver from App Service authentication rather than from the link's addressee.</summary>
     public bool TrustAppServiceAuthentication { get; }
 
+    /// <summary>How long an approval link is valid.</summary>
     public TimeSpan LinkLifetime { get; }
 
+    /// <summary>The base URL people reach this host at; the local host fills it in with its address once listening.</summary>
     public Uri? PublicUrl { get; set; }
 
-    public static IntegrationSettings From(IConfiguration configuration, string dataDirectory)
+    /// <summary>
+    /// Reads the settings; a bad one throws naming the setting (never its value). <paramref name="dataDirectory"/> is
+    /// where a local host keeps a generated signing key; null on hosts without local disk (the Functions app).
+    /// </summary>
+    public static IntegrationSettings From(IConfiguration configuration, string? dataDirectory)
     {
         var channels = ImmutableSortedDictionary.CreateBuilder<string, Uri>(StringComparer.OrdinalIgnoreCase);
         foreach (var channel in configuration.GetSection("Notifications:Teams").GetChildren())
@@ -87,7 +101,7 @@ internal sealed class IntegrationSettings
     }
 
     /// <summary>The signing key: the setting, else the one stored under the data directory, else a new one stored there (0600).</summary>
-    private static byte[] ResolveSigningKey(string? configured, string dataDirectory)
+    private static byte[]? ResolveSigningKey(string? configured, string? dataDirectory)
     {
         if (configured is { Length: > 0 })
         {
@@ -97,6 +111,11 @@ internal sealed class IntegrationSettings
             }
 
             return Encoding.UTF8.GetBytes(configured);
+        }
+
+        if (dataDirectory is null)
+        {
+            return null;
         }
 
         Directory.CreateDirectory(dataDirectory);
@@ -114,6 +133,23 @@ internal sealed class IntegrationSettings
         }
 
         return Encoding.UTF8.GetBytes(key);
+    }
+
+    /// <summary>
+    /// A parse result with the problems of its valid plan that only this host can see added (channels and connections it
+    /// does not have), so a plan that names them is refused at the start, by JSON path, rather than stalled later.
+    /// </summary>
+    public PlanParseResult Check(PlanParseResult parsed)
+    {
+        if (parsed.Plan is not { } plan)
+        {
+            return parsed;
+        }
+
+        var problems = Check(plan).ToList();
+        return problems.Count == 0
+            ? parsed
+            : new PlanParseResult(null, problems.GroupBy(p => p.Path).ToImmutableSortedDictionary(g => g.Key, g => g.Select(p => p.Message).ToImmutableArray(), StringComparer.Ordinal));
     }
 
     /// <summary>Problems of a valid plan that only this host can see: channels and connections it does not have.</summary>
