@@ -84,6 +84,11 @@ public sealed class SqliteIntegrationStore : IIntegrationStore
     /// <inheritdoc/>
     public async Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken)
     {
+        if (status == DeliveryStatus.Pending)
+        {
+            throw new ArgumentException("a delivery completes as delivered, superseded or failed, not pending", nameof(status));
+        }
+
         await using var connection = await OpenAsync(cancellationToken);
         await Sqlite.ExecuteAsync(connection, null, """
             UPDATE deliveries SET status = $status, attempts = $attempts, last_error = $error, completed_at = $at WHERE id = $id AND status = 'Pending'

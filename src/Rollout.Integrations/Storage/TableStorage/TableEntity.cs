@@ -33,6 +33,10 @@ internal sealed class TableEntity
 
     public IEnumerable<string> PropertyNames => properties.Keys;
 
+    /// <summary>The ETag of an entity read from the service, for a conditional write; throws when the service sent none.</summary>
+    public string RequireETag() =>
+        ETag ?? throw new InvalidDataException($"the service returned entity '{PartitionKey}/{RowKey}' without an ETag");
+
     /// <summary>Sets a property (string, long, int, bool or byte[]); null removes it.</summary>
     public object? this[string name]
     {

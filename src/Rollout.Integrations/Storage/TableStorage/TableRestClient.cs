@@ -337,6 +337,21 @@ internal sealed partial class TableRestClient
     /// <summary>An OData string literal: single quotes around, a quote inside doubled.</summary>
     public static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
+    /// <summary>An Edm.Int64 literal in a filter (OData: digits with an L suffix).</summary>
+    public static string Int64Literal(long value) => value.ToString(CultureInfo.InvariantCulture) + "L";
+
+    /// <summary>Every entity matching <paramref name="filter"/>, all pages read into one list.</summary>
+    public async Task<List<TableEntity>> QueryListAsync(string? filter, IReadOnlyList<string>? select, CancellationToken ct)
+    {
+        var rows = new List<TableEntity>();
+        await foreach (var row in QueryAsync(filter, select, null, ct))
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
     private string EntityPath(string partitionKey, string rowKey) =>
         $"/{Name}(PartitionKey={Uri.EscapeDataString(Literal(partitionKey))},RowKey={Uri.EscapeDataString(Literal(rowKey))})";
 

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
@@ -33,7 +32,7 @@ namespace Rollout.Integrations.Storage.TableStorage;
 /// <para>Lists, due rollouts, pending commands and lease owners scan the rollouts table with a filter (no secondary
 /// indexes in Table Storage): slower with many rollouts, but each is one paged query.</para>
 /// </remarks>
-public sealed partial class TableRolloutStore : IRolloutStore
+public sealed class TableRolloutStore : IRolloutStore
 {
     /// <summary>How long a flag lock whose rollout does not exist is respected before it is taken as left by a crash.</summary>
     public static readonly TimeSpan OrphanLockAge = TimeSpan.FromMinutes(2);
@@ -45,7 +44,6 @@ public sealed partial class TableRolloutStore : IRolloutStore
     private const string LockRow = "lock";
     private const long Never = long.MaxValue;
     private const int MaxAttempts = 10;
-    private const string StorageScope = "https://storage.azure.com/.default";
 
     private readonly TableRestClient rollouts;
     private readonly TableRestClient flags;
@@ -56,17 +54,13 @@ public sealed partial class TableRolloutStore : IRolloutStore
     /// <paramref name="tableEndpoint"/> (<c>https://{account}.table.core.windows.net</c>). Bearer tokens need https.
     /// </summary>
     public TableRolloutStore(Uri tableEndpoint, TokenCredential credential, string tablePrefix = "rollout", HttpPipelineTransport? transport = null)
-        : this(RequireHttps(tableEndpoint), new BearerTokenAuthenticationPolicy(credential, StorageScope), tablePrefix, transport, null)
+        : this(TableStoreConnection.RequireHttps(tableEndpoint), TableStoreConnection.Bearer(credential), tablePrefix, transport, null)
     {
     }
 
     private TableRolloutStore(Uri tableEndpoint, HttpPipelinePolicy authentication, string tablePrefix, HttpPipelineTransport? transport, TimeProvider? time)
     {
-        if (!TablePrefix().IsMatch(tablePrefix))
-        {
-            throw new ArgumentException("the table prefix must be 1-50 letters and digits, starting with a letter", nameof(tablePrefix));
-        }
-
+        TableStoreConnection.CheckPrefix(tablePrefix);
         var pipeline = TableRestClient.CreatePipeline(authentication, transport);
         rollouts = new TableRestClient(pipeline, tableEndpoint, tablePrefix + "rollouts");
         flags = new TableRestClient(pipeline, tableEndpoint, tablePrefix + "flags");
@@ -80,8 +74,8 @@ public sealed partial class TableRolloutStore : IRolloutStore
     /// </summary>
     public static TableRolloutStore FromConnectionString(string connectionString, string tablePrefix = "rollout", HttpPipelineTransport? transport = null)
     {
-        var parsed = TableConnectionString.Parse(connectionString);
-        return new TableRolloutStore(parsed.TableEndpoint, new TableSharedKeyPolicy(parsed.AccountName, parsed.AccountKey), tablePrefix, transport, null);
+        var (endpoint, authentication) = TableStoreConnection.SharedKey(connectionString);
+        return new TableRolloutStore(endpoint, authentication, tablePrefix, transport, null);
     }
 
     internal TableRestClient RolloutsTable => rollouts;
@@ -147,7 +141,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<StoredRollout>> ListAsync(RolloutStatus? status, int limit, CancellationToken cancellationToken)
     {
         var filter = $"RowKey eq '{RolloutRow}'" + (status is { } s ? $" and Status eq {TableRestClient.Literal(s.ToString())}" : string.Empty);
-        var rows = await QueryListAsync(rollouts, filter, null, cancellationToken);
+        var rows = await rollouts.QueryListAsync(filter, null, cancellationToken);
         return [.. rows
             .OrderByDescending(r => r.GetInt64("CreatedAtMs"))
             .ThenBy(r => r.GetString("RolloutId"), StringComparer.Ordinal)
@@ -159,7 +153,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
         var sinceMs = since.ToUnixTimeMilliseconds();
-        var rows = await QueryListAsync(rollouts, $"RowKey eq '{RolloutRow}' and UpdatedAtMs ge {Int64(sinceMs)}", null, cancellationToken);
+        var rows = await rollouts.QueryListAsync($"RowKey eq '{RolloutRow}' and UpdatedAtMs ge {TableRestClient.Int64Literal(sinceMs)}", null, cancellationToken);
         return [.. rows.Where(r => r.GetInt64("UpdatedAtMs") >= sinceMs).OrderBy(r => r.GetInt64("UpdatedAtMs")).Select(ToStored)];
     }
 
@@ -185,7 +179,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 ? (string.Empty, 0L)
                 : (current.GetString("LeaseOwner") ?? string.Empty, current.GetInt64("LeaseUntilMs") ?? 0L);
             var row = RolloutEntity(state, checkpoint.ExpectedVersion + 1, leaseOwner, leaseUntil);
-            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, row, RequireETag(current)) };
+            var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, row, current.RequireETag()) };
             actions.AddRange(checkpoint.Audit.Select(e => new TableTransactionAction(TableTransactionActionType.Add, AuditEntity(partition, e))));
             if (checkpoint.AnsweredCommand is { } command)
             {
@@ -197,7 +191,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 else if (stored.GetBoolean("Answered") != true && command.Result is { } result)
                 {
                     // The first answer stays: only an unanswered command (at this ETag) is answered.
-                    actions.Add(new(TableTransactionActionType.UpdateMerge, AnswerEntity(partition, command.CommandId, result), RequireETag(stored)));
+                    actions.Add(new(TableTransactionActionType.UpdateMerge, AnswerEntity(partition, command.CommandId, result), stored.RequireETag()));
                 }
             }
 
@@ -260,7 +254,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
     {
         var from = afterSeq < 0 ? $"RowKey ge '{AuditPrefix}'" : $"RowKey gt {TableRestClient.Literal(AuditKey(afterSeq))}";
         var filter = $"PartitionKey eq {TableRestClient.Literal(TableValues.Key(id))} and {from} and RowKey lt '{AuditPrefix[..^1]}{PrefixEnd}'";
-        var rows = await QueryListAsync(rollouts, filter, null, cancellationToken);
+        var rows = await rollouts.QueryListAsync(filter, null, cancellationToken);
         return [.. rows.Select(ToAudit).Where(e => e.Seq > afterSeq).OrderBy(e => e.Seq)];
     }
 
@@ -306,7 +300,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 }
                 else if (stored.GetBoolean("Answered") != true && command.Result is { } result)
                 {
-                    await rollouts.UpdateEntityAsync(AnswerEntity(partition, command.CommandId, result), RequireETag(stored), TableUpdateMode.Merge, cancellationToken);
+                    await rollouts.UpdateEntityAsync(AnswerEntity(partition, command.CommandId, result), stored.RequireETag(), TableUpdateMode.Merge, cancellationToken);
                 }
 
                 return;
@@ -324,8 +318,8 @@ public sealed partial class TableRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<StoredCommand>> PendingCommandsAsync(DateTimeOffset receivedBefore, CancellationToken cancellationToken)
     {
         var beforeMs = receivedBefore.ToUnixTimeMilliseconds();
-        var filter = $"RowKey ge '{CommandPrefix}' and RowKey lt '{CommandPrefix[..^1]}{PrefixEnd}' and Answered eq false and ReceivedAtMs lt {Int64(beforeMs)}";
-        var rows = await QueryListAsync(rollouts, filter, null, cancellationToken);
+        var filter = $"RowKey ge '{CommandPrefix}' and RowKey lt '{CommandPrefix[..^1]}{PrefixEnd}' and Answered eq false and ReceivedAtMs lt {TableRestClient.Int64Literal(beforeMs)}";
+        var rows = await rollouts.QueryListAsync(filter, null, cancellationToken);
         return [.. rows.Select(ToCommand).Where(c => c.Result is null && c.ReceivedAt.ToUnixTimeMilliseconds() < beforeMs).OrderBy(c => c.ReceivedAt).Take(500)];
     }
 
@@ -340,8 +334,8 @@ public sealed partial class TableRolloutStore : IRolloutStore
     public async Task<IReadOnlyList<string>> ClaimDueAsync(string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int max, CancellationToken cancellationToken)
     {
         var nowMs = now.ToUnixTimeMilliseconds();
-        var filter = $"RowKey eq '{RolloutRow}' and WakeAtMs le {Int64(nowMs)} and LeaseUntilMs lt {Int64(nowMs)}";
-        var candidates = (await QueryListAsync(rollouts, filter, ["PartitionKey", "RowKey", "RolloutId", "WakeAtMs", "LeaseUntilMs"], cancellationToken))
+        var filter = $"RowKey eq '{RolloutRow}' and WakeAtMs le {TableRestClient.Int64Literal(nowMs)} and LeaseUntilMs lt {TableRestClient.Int64Literal(nowMs)}";
+        var candidates = (await rollouts.QueryListAsync(filter, ["PartitionKey", "RowKey", "RolloutId", "WakeAtMs", "LeaseUntilMs"], cancellationToken))
             .OrderBy(r => r.GetInt64("WakeAtMs"))
             .ThenBy(r => r.GetString("RolloutId"), StringComparer.Ordinal);
         var claimed = new List<string>();
@@ -358,7 +352,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
                 try
                 {
                     // Merge with If-Match: of two owners racing for the row, the second gets 412.
-                    await rollouts.UpdateEntityAsync(LeaseEntity(row.PartitionKey, owner, leaseUntil.ToUnixTimeMilliseconds()), RequireETag(row), TableUpdateMode.Merge, cancellationToken);
+                    await rollouts.UpdateEntityAsync(LeaseEntity(row.PartitionKey, owner, leaseUntil.ToUnixTimeMilliseconds()), row.RequireETag(), TableUpdateMode.Merge, cancellationToken);
                     claimed.Add(row.GetString("RolloutId")!);
                     break;
                 }
@@ -386,7 +380,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
 
             try
             {
-                await rollouts.UpdateEntityAsync(LeaseEntity(partition, string.Empty, 0), RequireETag(row), TableUpdateMode.Merge, cancellationToken);
+                await rollouts.UpdateEntityAsync(LeaseEntity(partition, string.Empty, 0), row.RequireETag(), TableUpdateMode.Merge, cancellationToken);
                 return;
             }
             catch (RequestFailedException ex) when (ex.Status is 412 or 404)
@@ -401,14 +395,14 @@ public sealed partial class TableRolloutStore : IRolloutStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> LeaseOwnersAsync(CancellationToken cancellationToken)
     {
-        var rows = await QueryListAsync(rollouts, $"RowKey eq '{RolloutRow}' and LeaseOwner ne ''", ["LeaseOwner"], cancellationToken);
+        var rows = await rollouts.QueryListAsync($"RowKey eq '{RolloutRow}' and LeaseOwner ne ''", ["LeaseOwner"], cancellationToken);
         return [.. rows.Select(r => r.GetString("LeaseOwner")).OfType<string>().Where(o => o.Length > 0).Distinct(StringComparer.Ordinal)];
     }
 
     /// <inheritdoc/>
     public async Task ReleaseAllAsync(string owner, CancellationToken cancellationToken)
     {
-        var rows = await QueryListAsync(rollouts, $"RowKey eq '{RolloutRow}' and LeaseOwner eq {TableRestClient.Literal(owner)}", ["RolloutId"], cancellationToken);
+        var rows = await rollouts.QueryListAsync($"RowKey eq '{RolloutRow}' and LeaseOwner eq {TableRestClient.Literal(owner)}", ["RolloutId"], cancellationToken);
         foreach (var row in rows)
         {
             await ReleaseAsync(row.GetString("RolloutId")!, owner, cancellationToken);
@@ -456,7 +450,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
             // Left behind by a crash: the holder finished, or its creation never completed.
             try
             {
-                await flags.UpdateEntityAsync(claim, RequireETag(held), TableUpdateMode.Replace, ct);
+                await flags.UpdateEntityAsync(claim, held.RequireETag(), TableUpdateMode.Replace, ct);
                 return true;
             }
             catch (RequestFailedException ex) when (ex.Status is 412 or 404)
@@ -476,7 +470,7 @@ public sealed partial class TableRolloutStore : IRolloutStore
             var held = await flags.GetEntityAsync(partition, LockRow, ct);
             if (held?.GetString("RolloutId") == id)
             {
-                await flags.DeleteEntityAsync(partition, LockRow, RequireETag(held), ct);
+                await flags.DeleteEntityAsync(partition, LockRow, held.RequireETag(), ct);
             }
         }
         catch (RequestFailedException)
@@ -596,29 +590,4 @@ public sealed partial class TableRolloutStore : IRolloutStore
 
     private static bool IsTerminal(string? status) =>
         status is nameof(RolloutStatus.Completed) or nameof(RolloutStatus.RolledBack);
-
-    private static string RequireETag(TableEntity row) =>
-        row.ETag ?? throw new InvalidDataException($"the service returned entity '{row.PartitionKey}/{row.RowKey}' without an ETag");
-
-    /// <summary>An Edm.Int64 literal in a filter (OData: digits with an L suffix).</summary>
-    private static string Int64(long value) => value.ToString(CultureInfo.InvariantCulture) + "L";
-
-    private static async Task<List<TableEntity>> QueryListAsync(TableRestClient table, string filter, IReadOnlyList<string>? select, CancellationToken ct)
-    {
-        var rows = new List<TableEntity>();
-        await foreach (var row in table.QueryAsync(filter, select, null, ct))
-        {
-            rows.Add(row);
-        }
-
-        return rows;
-    }
-
-    private static Uri RequireHttps(Uri endpoint) =>
-        endpoint.Scheme == Uri.UriSchemeHttps
-            ? endpoint
-            : throw new ArgumentException("bearer tokens are only sent over https (Azure.Core refuses them over http); use a connection string for Azurite", nameof(endpoint));
-
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{0,49}$")]
-    private static partial Regex TablePrefix();
 }

@@ -1,0 +1,642 @@
+using System.Text.Json;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
+using Rollout.Core.Api;
+using Rollout.Core.Storage;
+
+namespace Rollout.Integrations.Storage.TableStorage;
+
+/// <summary>
+/// The durable integration state on Azure Table Storage (or Azurite): the delivery outbox, the Azure DevOps gate
+/// waiters and the consumed nonces of approval links, the same ports and semantics as <see cref="SqliteIntegrationStore"/>.
+/// Built like <see cref="TableRolloutStore"/>: Shared Key from a connection string, Entra ID tokens from a credential,
+/// table names from a prefix.
+/// </summary>
+/// <remarks>
+/// <para>Three tables: <c>{prefix}deliveries</c>, <c>{prefix}gatewaiters</c> and <c>{prefix}nonces</c>. Every record
+/// is one row in a partition of its own, keyed by its id (PartitionKey = the id encoded by <see cref="TableValues.Key"/>,
+/// which maps <c>/ \ # ?</c> and control characters to <c>!XXXX</c>; the id itself is kept in a property). That row is
+/// the truth: inserting it is the dedupe (an existing key answers 409, so the same id enqueued, registered or consumed
+/// twice keeps one row, across processes), and every status change is a Merge with <c>If-Match</c> on the ETag just
+/// read, so of two workers completing or retrying the same delivery the second re-reads and sees the first's
+/// change (a delivery no longer pending is left alone, as in SQLite's <c>WHERE status = 'Pending'</c>).</para>
+/// <para>Secondary indexes are small pointer rows in partitions whose key starts with <c>|</c>, which
+/// <see cref="TableValues.Key"/> never produces, so they cannot collide with a record: <c>|due</c> in the deliveries
+/// table holds one row per pending delivery (its created and next-attempt times), <c>|rollout|{rollout}</c> one row per
+/// delivery of that rollout, and <c>|waiting</c> in the gate waiters table one row per waiting waiter. So
+/// <see cref="DueAsync"/> is one query of the <c>|due</c> partition (<c>NextAttemptAtMs le now</c>), sorted by created
+/// time and id, then point reads of the first <c>max</c> records (more only when an index row met on the way is stale);
+/// delivered, superseded and failed deliveries have no due row, so they are never read again. <see cref="WaitingAsync"/>
+/// likewise reads the <c>|waiting</c> partition and never resolved waiters. <see cref="ListAsync"/> reads the
+/// rollout's partition and then its records (16 reads at a time).</para>
+/// <para>An index and its record are in different partitions, so no transaction covers both. Writes keep one
+/// invariant instead, which makes every crash or race leave at most an extra index row, never a missing one: an insert
+/// writes its index rows before the record (intent first), and a status change writes the record first, then
+/// re-synchronises the index row from it (read the index row, read the record, write the index row with
+/// <c>If-Match</c>, again on conflict). Readers treat the record as the truth: an index row whose record is not due,
+/// no longer pending or no longer waiting is re-synchronised (deleted or corrected) when met, and one whose record does
+/// not exist (an insert under way, or one that died) is skipped, and deleted once older than
+/// <see cref="OrphanIndexAge"/>.</para>
+/// <para>A nonce is consumed by inserting its row: the first insert wins, any other gets 409 and false. When Azure.Core
+/// retries an insert whose answer was lost, the retry meets its own row; each insert carries a random write id, so
+/// that case still answers true (and an enqueue still answers "new") exactly once.</para>
+/// <para>Values: times are Unix milliseconds (Edm.Int64), as in the SQLite store, so they come back as the same
+/// instants with millisecond precision. Payloads and gate callbacks go through <see cref="TableValues.WriteText"/>
+/// (split over properties of 30,000 characters, gzip beyond about 450,000), so Adaptive Card JSON of hundreds of KB
+/// fits. A delivery's last error is kept to its first 30,000 characters (one property, so a Merge can replace it).
+/// Payloads and callbacks hold secrets (a job's token, approval links): this class logs nothing, and its errors name
+/// tables, ids and status codes, never a payload or a callback.</para>
+/// <para>The <c>|due</c> and <c>|waiting</c> partitions take every pending delivery and waiting waiter, so their
+/// writes share one partition's throughput (about 2,000 operations per second): far above what rollouts produce.</para>
+/// </remarks>
+public sealed class TableIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore
+{
+    /// <summary>How long an index row whose record does not exist is kept: an insert that writes its record later still is under way.</summary>
+    public static readonly TimeSpan OrphanIndexAge = TimeSpan.FromMinutes(15);
+
+    internal const string DeliveryRow = "delivery";
+    internal const string WaiterRow = "waiter";
+    internal const string NonceRow = "nonce";
+    internal const string DuePartition = "|due";
+    internal const string WaitingPartition = "|waiting";
+    internal const string RolloutPartitionPrefix = "|rollout|";
+
+    private const int MaxAttempts = 10;
+    private const int ReadParallelism = 16;
+    private const int MaxWaiting = 1000;
+
+    private readonly TableRestClient deliveries;
+    private readonly TableRestClient waiters;
+    private readonly TableRestClient nonces;
+    private readonly TimeProvider time = TimeProvider.System;
+
+    /// <summary>
+    /// Uses Entra ID tokens from <paramref name="credential"/> (e.g. a <c>ManagedIdentityCredential</c>) against
+    /// <paramref name="tableEndpoint"/> (<c>https://{account}.table.core.windows.net</c>). Bearer tokens need https.
+    /// </summary>
+    public TableIntegrationStore(Uri tableEndpoint, TokenCredential credential, string tablePrefix = "rollout", HttpPipelineTransport? transport = null)
+        : this(TableStoreConnection.RequireHttps(tableEndpoint), TableStoreConnection.Bearer(credential), tablePrefix, transport)
+    {
+    }
+
+    private TableIntegrationStore(Uri tableEndpoint, HttpPipelinePolicy authentication, string tablePrefix, HttpPipelineTransport? transport)
+    {
+        TableStoreConnection.CheckPrefix(tablePrefix);
+        var pipeline = TableRestClient.CreatePipeline(authentication, transport);
+        deliveries = new TableRestClient(pipeline, tableEndpoint, tablePrefix + "deliveries");
+        waiters = new TableRestClient(pipeline, tableEndpoint, tablePrefix + "gatewaiters");
+        nonces = new TableRestClient(pipeline, tableEndpoint, tablePrefix + "nonces");
+    }
+
+    /// <summary>
+    /// Uses the account key of a connection string (Shared Key): <c>UseDevelopmentStorage=true</c> for Azurite (add
+    /// <c>TableEndpoint=...</c> for another port), or <c>AccountName=...;AccountKey=...</c> with <c>TableEndpoint</c> or
+    /// <c>DefaultEndpointsProtocol</c>/<c>EndpointSuffix</c>. The same prefix as the rollout store's is fine: the
+    /// table names differ.
+    /// </summary>
+    public static TableIntegrationStore FromConnectionString(string connectionString, string tablePrefix = "rollout", HttpPipelineTransport? transport = null)
+    {
+        var (endpoint, authentication) = TableStoreConnection.SharedKey(connectionString);
+        return new TableIntegrationStore(endpoint, authentication, tablePrefix, transport);
+    }
+
+    internal TableRestClient DeliveriesTable => deliveries;
+
+    internal TableRestClient WaitersTable => waiters;
+
+    internal TableRestClient NoncesTable => nonces;
+
+    /// <inheritdoc/>
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await deliveries.CreateIfNotExistsAsync(cancellationToken);
+        await waiters.CreateIfNotExistsAsync(cancellationToken);
+        await nonces.CreateIfNotExistsAsync(cancellationToken);
+    }
+
+    /// <summary>Deletes the three tables (tests).</summary>
+    internal async Task DeleteTablesAsync(CancellationToken cancellationToken)
+    {
+        await deliveries.DeleteAsync(cancellationToken);
+        await waiters.DeleteAsync(cancellationToken);
+        await nonces.DeleteAsync(cancellationToken);
+    }
+
+    // ---- deliveries ------------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public async Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken)
+    {
+        var key = TableValues.Key(delivery.Id);
+        if (await deliveries.GetEntityAsync(key, DeliveryRow, cancellationToken) is not null)
+        {
+            return false;
+        }
+
+        // Intent first: the index rows, then the record (the commit point and the dedupe).
+        var indexedAt = time.GetUtcNow();
+        var row = DeliveryEntity(delivery, Guid.NewGuid().ToString("N"));
+        var dueFresh = await TryAddAsync(deliveries, DueEntity(row), cancellationToken);
+        var rolloutIndex = new TableEntity(RolloutPartition(delivery.RolloutId), key) { ["DeliveryId"] = delivery.Id };
+        var listedFresh = await TryAddAsync(deliveries, rolloutIndex, cancellationToken);
+        try
+        {
+            await deliveries.AddEntityAsync(row, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            var stored = await deliveries.GetEntityAsync(key, DeliveryRow, cancellationToken);
+            if (stored is null || stored.GetString("WriteId") != row.GetString("WriteId"))
+            {
+                // Another enqueue of the id won: undo what this one added to the indexes.
+                await SyncDueAsync(key, cancellationToken);
+                if (listedFresh && stored is not null && stored.GetString("RolloutId") != delivery.RolloutId)
+                {
+                    await TryDeleteAsync(deliveries, rolloutIndex.PartitionKey, key, cancellationToken);
+                }
+
+                return false;
+            }
+
+            // Azure.Core retried an insert whose answer was lost: the row is this call's own.
+        }
+
+        if (!dueFresh || time.GetUtcNow() - indexedAt >= OrphanIndexAge / 2)
+        {
+            // The due row was there before (left by an enqueue that died), or is old enough to have been taken for one.
+            await SyncDueAsync(key, cancellationToken);
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<Delivery>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
+    {
+        if (max <= 0)
+        {
+            return [];
+        }
+
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var filter = $"PartitionKey eq {TableRestClient.Literal(DuePartition)} and NextAttemptAtMs le {TableRestClient.Int64Literal(nowMs)}";
+        var candidates = (await deliveries.QueryListAsync(filter, ["RowKey", "DeliveryId", "CreatedAtMs"], cancellationToken))
+            .OrderBy(r => r.GetInt64("CreatedAtMs"))
+            .ThenBy(r => r.GetString("DeliveryId"), StringComparer.Ordinal)
+            .ToList();
+        var due = new List<Delivery>();
+        var next = 0;
+        while (due.Count < max && next < candidates.Count)
+        {
+            var chunk = candidates.GetRange(next, Math.Min(max - due.Count, candidates.Count - next));
+            next += chunk.Count;
+            var rows = await ReadAllAsync(deliveries, [.. chunk.Select(c => c.RowKey)], DeliveryRow, cancellationToken);
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                if (rows[i] is { } row && IsPending(row) && row.GetInt64("NextAttemptAtMs") <= nowMs)
+                {
+                    due.Add(ToDelivery(row));
+                }
+                else
+                {
+                    // Completed, rescheduled, or an enqueue under way (or dead): the record decides.
+                    await SyncDueAsync(chunk[i].RowKey, cancellationToken);
+                }
+            }
+        }
+
+        return [.. due.OrderBy(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc/>
+    public async Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        if (status == DeliveryStatus.Pending)
+        {
+            throw new ArgumentException("a delivery completes as delivered, superseded or failed, not pending", nameof(status));
+        }
+
+        var change = new Dictionary<string, object?>
+        {
+            ["Status"] = status.ToString(),
+            ["Attempts"] = attempts,
+            ["CompletedAtMs"] = at.ToUnixTimeMilliseconds(),
+        };
+        await ChangePendingAsync(id, change, error, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async Task RetryLaterAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken)
+    {
+        var change = new Dictionary<string, object?>
+        {
+            ["Attempts"] = attempts,
+            ["NextAttemptAtMs"] = nextAttemptAt.ToUnixTimeMilliseconds(),
+        };
+        await ChangePendingAsync(id, change, error, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<Delivery>> ListAsync(string rolloutId, CancellationToken cancellationToken)
+    {
+        var index = await deliveries.QueryListAsync($"PartitionKey eq {TableRestClient.Literal(RolloutPartition(rolloutId))}", ["RowKey"], cancellationToken);
+        var rows = await ReadAllAsync(deliveries, [.. index.Select(r => r.RowKey)], DeliveryRow, cancellationToken);
+        return [.. rows
+            .OfType<TableEntity>()
+            .Where(r => r.GetString("RolloutId") == rolloutId)
+            .Select(ToDelivery)
+            .OrderBy(d => d.CreatedAt)
+            .ThenBy(d => d.Id, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Merges <paramref name="change"/> into a pending delivery (If-Match, again on conflict), then re-synchronises its due row.</summary>
+    private async Task ChangePendingAsync(string id, Dictionary<string, object?> change, string? error, CancellationToken ct)
+    {
+        var key = TableValues.Key(id);
+        for (var attempt = 1; ; attempt++)
+        {
+            var row = await deliveries.GetEntityAsync(key, DeliveryRow, ct);
+            if (row is null)
+            {
+                return;
+            }
+
+            if (!IsPending(row))
+            {
+                break; // Already final: the first completion stays.
+            }
+
+            var merge = new TableEntity(key, DeliveryRow)
+            {
+                ["LastError"] = error is null ? string.Empty : Truncate(error),
+                ["HasLastError"] = error is not null,
+            };
+            foreach (var (name, value) in change)
+            {
+                merge[name] = value;
+            }
+
+            try
+            {
+                await deliveries.UpdateEntityAsync(merge, row.RequireETag(), TableUpdateMode.Merge, ct);
+                break;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                // Another worker changed it since the read: look again.
+                if (attempt >= MaxAttempts)
+                {
+                    throw new InvalidOperationException($"changing delivery '{id}' kept conflicting", ex);
+                }
+            }
+        }
+
+        await SyncDueAsync(key, ct);
+    }
+
+    private Task SyncDueAsync(string key, CancellationToken ct) =>
+        SyncIndexAsync(deliveries, DuePartition, key, DeliveryRow, r => IsPending(r) ? DueEntity(r) : null, ct);
+
+    private static string RolloutPartition(string rolloutId) => RolloutPartitionPrefix + TableValues.Key(rolloutId);
+
+    private static bool IsPending(TableEntity row) => row.GetString("Status") == nameof(DeliveryStatus.Pending);
+
+    private static TableEntity DeliveryEntity(Delivery delivery, string writeId)
+    {
+        var row = new TableEntity(TableValues.Key(delivery.Id), DeliveryRow)
+        {
+            ["DeliveryId"] = delivery.Id,
+            ["Kind"] = delivery.Kind.ToString(),
+            ["RolloutId"] = delivery.RolloutId,
+            ["Target"] = delivery.Target,
+            ["CreatedAtMs"] = delivery.CreatedAt.ToUnixTimeMilliseconds(),
+            ["NextAttemptAtMs"] = delivery.NextAttemptAt.ToUnixTimeMilliseconds(),
+            ["Attempts"] = 0,
+            ["Status"] = nameof(DeliveryStatus.Pending),
+            ["LastError"] = string.Empty,
+            ["HasLastError"] = false,
+            ["WriteId"] = writeId,
+        };
+        TableValues.WriteText(row, "Payload", delivery.Payload);
+        return row;
+    }
+
+    /// <summary>The due row of a pending delivery record.</summary>
+    private TableEntity DueEntity(TableEntity record) =>
+        new(DuePartition, record.PartitionKey)
+        {
+            ["DeliveryId"] = record.GetString("DeliveryId"),
+            ["CreatedAtMs"] = record.GetInt64("CreatedAtMs"),
+            ["NextAttemptAtMs"] = record.GetInt64("NextAttemptAtMs"),
+            ["IndexedAtMs"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+
+    private static Delivery ToDelivery(TableEntity row) =>
+        new(
+            row.GetString("DeliveryId") ?? throw Corrupt(row, "DeliveryId"),
+            Enum.Parse<DeliveryKind>(row.GetString("Kind") ?? throw Corrupt(row, "Kind")),
+            row.GetString("RolloutId") ?? string.Empty,
+            row.GetString("Target") ?? string.Empty,
+            TableValues.ReadText(row, "Payload") ?? string.Empty,
+            Time(row, "CreatedAtMs"),
+            Time(row, "NextAttemptAtMs"),
+            (int)(row.GetInt64("Attempts") ?? 0),
+            Enum.Parse<DeliveryStatus>(row.GetString("Status") ?? throw Corrupt(row, "Status")),
+            row.GetBoolean("HasLastError") == true ? row.GetString("LastError") : null,
+            row.GetInt64("CompletedAtMs") is { } completed ? DateTimeOffset.FromUnixTimeMilliseconds(completed) : null);
+
+    // ---- gate waiters ----------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public async Task<GateWaiter> RegisterAsync(GateWaiter waiter, CancellationToken cancellationToken)
+    {
+        var key = TableValues.Key(waiter.Id);
+        if (await waiters.GetEntityAsync(key, WaiterRow, cancellationToken) is { } existing)
+        {
+            return ToWaiter(existing);
+        }
+
+        var indexedAt = time.GetUtcNow();
+        var row = WaiterEntity(waiter);
+        var indexFresh = await TryAddAsync(waiters, WaitingEntity(row), cancellationToken);
+        try
+        {
+            await waiters.AddEntityAsync(row, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // Registered meanwhile (or by this call, its answer lost and retried): the stored one stays.
+            var stored = await waiters.GetEntityAsync(key, WaiterRow, cancellationToken)
+                ?? throw new InvalidOperationException($"gate waiter '{waiter.Id}' exists and does not", ex);
+            await SyncWaitingAsync(key, cancellationToken);
+            return ToWaiter(stored);
+        }
+
+        if (!indexFresh || time.GetUtcNow() - indexedAt >= OrphanIndexAge / 2)
+        {
+            await SyncWaitingAsync(key, cancellationToken);
+        }
+
+        return ToWaiter(row);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<GateWaiter>> WaitingAsync(CancellationToken cancellationToken)
+    {
+        var candidates = (await waiters.QueryListAsync($"PartitionKey eq {TableRestClient.Literal(WaitingPartition)}", ["RowKey", "WaiterId", "CreatedAtMs"], cancellationToken))
+            .OrderBy(r => r.GetInt64("CreatedAtMs"))
+            .ThenBy(r => r.GetString("WaiterId"), StringComparer.Ordinal)
+            .ToList();
+        var waiting = new List<GateWaiter>();
+        var next = 0;
+        while (waiting.Count < MaxWaiting && next < candidates.Count)
+        {
+            var chunk = candidates.GetRange(next, Math.Min(MaxWaiting - waiting.Count, candidates.Count - next));
+            next += chunk.Count;
+            var rows = await ReadAllAsync(waiters, [.. chunk.Select(c => c.RowKey)], WaiterRow, cancellationToken);
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                if (rows[i] is { } row && IsWaiting(row))
+                {
+                    waiting.Add(ToWaiter(row));
+                }
+                else
+                {
+                    await SyncWaitingAsync(chunk[i].RowKey, cancellationToken);
+                }
+            }
+        }
+
+        return [.. waiting.OrderBy(w => w.CreatedAt).ThenBy(w => w.Id, StringComparer.Ordinal)];
+    }
+
+    /// <inheritdoc/>
+    public async Task ResolveAsync(string id, string result, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var key = TableValues.Key(id);
+        for (var attempt = 1; ; attempt++)
+        {
+            var row = await waiters.GetEntityAsync(key, WaiterRow, cancellationToken);
+            if (row is null)
+            {
+                return;
+            }
+
+            if (!IsWaiting(row))
+            {
+                break; // The first resolution stays.
+            }
+
+            var merge = new TableEntity(key, WaiterRow)
+            {
+                ["Status"] = nameof(GateWaiterStatus.Resolved),
+                ["Result"] = result,
+                ["ResolvedAtMs"] = at.ToUnixTimeMilliseconds(),
+            };
+            try
+            {
+                await waiters.UpdateEntityAsync(merge, row.RequireETag(), TableUpdateMode.Merge, cancellationToken);
+                break;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                if (attempt >= MaxAttempts)
+                {
+                    throw new InvalidOperationException($"resolving gate waiter '{id}' kept conflicting", ex);
+                }
+            }
+        }
+
+        await SyncWaitingAsync(key, cancellationToken);
+    }
+
+    private Task SyncWaitingAsync(string key, CancellationToken ct) =>
+        SyncIndexAsync(waiters, WaitingPartition, key, WaiterRow, r => IsWaiting(r) ? WaitingEntity(r) : null, ct);
+
+    private static bool IsWaiting(TableEntity row) => row.GetString("Status") == nameof(GateWaiterStatus.Waiting);
+
+    private static TableEntity WaiterEntity(GateWaiter waiter)
+    {
+        var row = new TableEntity(TableValues.Key(waiter.Id), WaiterRow)
+        {
+            ["WaiterId"] = waiter.Id,
+            ["RolloutId"] = waiter.RolloutId,
+            ["Until"] = waiter.Until,
+            ["CreatedAtMs"] = waiter.CreatedAt.ToUnixTimeMilliseconds(),
+            ["Status"] = nameof(GateWaiterStatus.Waiting),
+        };
+        TableValues.WriteText(row, "Callback", JsonSerializer.Serialize(waiter.Callback, RolloutJson.Options));
+        return row;
+    }
+
+    /// <summary>The waiting row of a waiting waiter record.</summary>
+    private TableEntity WaitingEntity(TableEntity record) =>
+        new(WaitingPartition, record.PartitionKey)
+        {
+            ["WaiterId"] = record.GetString("WaiterId"),
+            ["CreatedAtMs"] = record.GetInt64("CreatedAtMs"),
+            ["IndexedAtMs"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+
+    private static GateWaiter ToWaiter(TableEntity row)
+    {
+        var callback = JsonSerializer.Deserialize<GateCallback>(TableValues.ReadText(row, "Callback") ?? throw Corrupt(row, "Callback"), RolloutJson.Options)
+            ?? throw new InvalidDataException("a stored gate callback is empty");
+        return new GateWaiter(
+            row.GetString("WaiterId") ?? throw Corrupt(row, "WaiterId"),
+            row.GetString("RolloutId") ?? string.Empty,
+            row.GetString("Until") ?? string.Empty,
+            callback,
+            Time(row, "CreatedAtMs"),
+            Enum.Parse<GateWaiterStatus>(row.GetString("Status") ?? throw Corrupt(row, "Status")),
+            row.GetString("Result"),
+            row.GetInt64("ResolvedAtMs") is { } resolved ? DateTimeOffset.FromUnixTimeMilliseconds(resolved) : null);
+    }
+
+    // ---- approval nonces -------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public async Task<bool> TryConsumeAsync(string nonce, string rolloutId, string approver, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var writeId = Guid.NewGuid().ToString("N");
+        var row = new TableEntity(TableValues.Key(nonce), NonceRow)
+        {
+            ["Nonce"] = nonce,
+            ["RolloutId"] = rolloutId,
+            ["Approver"] = approver,
+            ["ConsumedAtMs"] = at.ToUnixTimeMilliseconds(),
+            ["WriteId"] = writeId,
+        };
+        try
+        {
+            await nonces.AddEntityAsync(row, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // A replay, unless Azure.Core retried this very insert after losing its answer.
+            var stored = await nonces.GetEntityAsync(row.PartitionKey, NonceRow, cancellationToken);
+            return stored?.GetString("WriteId") == writeId;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken) =>
+        await nonces.GetEntityAsync(TableValues.Key(nonce), NonceRow, cancellationToken) is not null;
+
+    // ---- index rows ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Makes the index row <paramref name="partition"/>/<paramref name="key"/> what the record <paramref name="key"/>/
+    /// <paramref name="recordRow"/> calls for (<paramref name="wanted"/>: the row, or null for none). Reads the index
+    /// row before the record and writes it with If-Match, so a writer that changed the record later and synchronises
+    /// after this one either fails this write (412) or overwrites it: the last record wins. A missing record leaves
+    /// the index row alone unless it is older than <see cref="OrphanIndexAge"/>.
+    /// </summary>
+    private async Task SyncIndexAsync(TableRestClient table, string partition, string key, string recordRow, Func<TableEntity, TableEntity?> wanted, CancellationToken ct)
+    {
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            var index = await table.GetEntityAsync(partition, key, ct);
+            var record = await table.GetEntityAsync(key, recordRow, ct);
+            TableEntity? want;
+            if (record is not null)
+            {
+                want = wanted(record);
+            }
+            else if (index is not null && time.GetUtcNow().ToUnixTimeMilliseconds() - (index.GetInt64("IndexedAtMs") ?? 0) > OrphanIndexAge.TotalMilliseconds)
+            {
+                want = null;
+            }
+            else
+            {
+                return; // An insert under way: its record comes next.
+            }
+
+            try
+            {
+                if (want is null)
+                {
+                    if (index is not null)
+                    {
+                        await table.DeleteEntityAsync(partition, key, index.RequireETag(), ct);
+                    }
+                }
+                else if (index is null)
+                {
+                    await table.AddEntityAsync(want, ct);
+                }
+                else if (!SameIndex(index, want))
+                {
+                    await table.UpdateEntityAsync(want, index.RequireETag(), TableUpdateMode.Replace, ct);
+                }
+
+                return;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
+            {
+                // The index row changed since the read: look at both again.
+            }
+        }
+
+        throw new InvalidOperationException($"updating the index row of '{key}' in '{table.Name}' kept conflicting");
+    }
+
+    /// <summary>True when the stored index row already says what <paramref name="want"/> says (its write time aside).</summary>
+    private static bool SameIndex(TableEntity stored, TableEntity want) =>
+        want.PropertyNames.Where(n => n != "IndexedAtMs").All(n => stored.GetString(n) == want.GetString(n));
+
+    /// <summary>Inserts <paramref name="row"/>; false when a row with its keys exists (409).</summary>
+    private static async Task<bool> TryAddAsync(TableRestClient table, TableEntity row, CancellationToken ct)
+    {
+        try
+        {
+            await table.AddEntityAsync(row, ct);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            return false;
+        }
+    }
+
+    private static async Task TryDeleteAsync(TableRestClient table, string partitionKey, string rowKey, CancellationToken ct)
+    {
+        try
+        {
+            await table.DeleteEntityAsync(partitionKey, rowKey, "*", ct);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+        }
+    }
+
+    /// <summary>The records <paramref name="keys"/>/<paramref name="row"/>, in order (null where missing), read a few at a time in parallel.</summary>
+    private static async Task<TableEntity?[]> ReadAllAsync(TableRestClient table, IReadOnlyList<string> keys, string row, CancellationToken ct)
+    {
+        var rows = new TableEntity?[keys.Count];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, keys.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = ReadParallelism, CancellationToken = ct },
+            async (i, token) => rows[i] = await table.GetEntityAsync(keys[i], row, token));
+        return rows;
+    }
+
+    private static string Truncate(string text)
+    {
+        if (text.Length <= TableValues.CharsPerProperty)
+        {
+            return text;
+        }
+
+        var length = TableValues.CharsPerProperty;
+        return text[..(char.IsHighSurrogate(text[length - 1]) ? length - 1 : length)];
+    }
+
+    private static DateTimeOffset Time(TableEntity row, string name) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64(name) ?? throw Corrupt(row, name));
+
+    private static InvalidDataException Corrupt(TableEntity row, string property) =>
+        new($"the row '{row.PartitionKey}/{row.RowKey}' has no {property}");
+}
