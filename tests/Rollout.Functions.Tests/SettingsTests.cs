@@ -52,6 +52,18 @@ public sealed class SettingsTests
     }
 
     [TestMethod]
+    public void CreateIntegrationStore_ConnectionOrEndpoint_IsTheTableStoreWithTheRolloutStoresSettings()
+    {
+        var azurite = new ConfigurationBuilder().AddInMemoryCollection([new(RolloutSettings.StoreConnection, "UseDevelopmentStorage=true")]).Build();
+        var azure = new ConfigurationBuilder().AddInMemoryCollection([new(RolloutSettings.StoreTableEndpoint, "https://strollout.table.core.windows.net")]).Build();
+        var empty = new ConfigurationBuilder().AddInMemoryCollection([]).Build();
+
+        Assert.IsInstanceOfType<Rollout.Integrations.Storage.TableStorage.TableIntegrationStore>(RolloutServices.CreateIntegrationStore(azurite));
+        Assert.IsInstanceOfType<Rollout.Integrations.Storage.TableStorage.TableIntegrationStore>(RolloutServices.CreateIntegrationStore(azure));
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => RolloutServices.CreateIntegrationStore(empty)).Message, "Rollout__Store__Connection");
+    }
+
+    [TestMethod]
     public void CreateStore_WithoutStoreSettings_SaysWhichToSet()
     {
         var empty = new ConfigurationBuilder().AddInMemoryCollection([]).Build();

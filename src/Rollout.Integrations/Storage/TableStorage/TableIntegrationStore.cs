@@ -50,7 +50,7 @@ namespace Rollout.Integrations.Storage.TableStorage;
 /// <para>The <c>|due</c> and <c>|waiting</c> partitions take every pending delivery and waiting waiter, so their
 /// writes share one partition's throughput (about 2,000 operations per second): far above what rollouts produce.</para>
 /// </remarks>
-public sealed class TableIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore
+public sealed class TableIntegrationStore : IIntegrationStore
 {
     /// <summary>How long an index row whose record does not exist is kept: an insert that writes its record later still is under way.</summary>
     public static readonly TimeSpan OrphanIndexAge = TimeSpan.FromMinutes(15);
