@@ -12,11 +12,9 @@ using Rollout.Core.Storage;
 using Rollout.Functions.Effects;
 using Rollout.Functions.Http;
 using Microsoft.Extensions.Hosting;
-using Rollout.Integrations.AzureDevOps;
 using Rollout.Integrations.Exposure;
 using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Metrics;
-using Rollout.Integrations.Notifications;
 using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage.TableStorage;
 
@@ -112,24 +110,11 @@ public static class RolloutServices
         services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<IIntegrationStore>());
         services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<IIntegrationStore>());
         services.AddSingleton(new PeerClient(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
-        services.AddSingleton<IExposureTarget>(sp => new WebhookExposureTarget(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IExposureTarget>(sp =>
-        {
-            var settings = sp.GetRequiredService<IntegrationSettings>();
-            var parsed = settings.AppConfigurationConnections.ToDictionary(c => c.Key, c => AppConfigurationConnection.Parse(c.Value), StringComparer.OrdinalIgnoreCase);
-            // Entra ID (the app's managed identity) only for connections given as an endpoint without an access key.
-            var credential = parsed.Values.Any(c => !c.UsesAccessKey) ? Credential(configuration) : null;
-            return new AppConfigurationExposureTarget(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>(), name => parsed.GetValueOrDefault(name), credential);
-        });
-        services.AddSingleton<IExposureWriter>(sp => new ExposureWriter(sp.GetRequiredService<FlagCache>(), sp.GetServices<IExposureTarget>()));
-        services.AddSingleton<IDeliveryHandler>(sp => new AzureDevOpsGateHandler(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IDeliveryHandler>(sp =>
-        {
-            var settings = sp.GetRequiredService<IntegrationSettings>();
-            return new TeamsWorkflowsHandler(sp.GetRequiredService<PeerClient>().Http, () => settings.TeamsChannels, sp.GetRequiredService<TimeProvider>());
-        });
+        services.AddSingleton(sp => IntegrationAdapters.ExposureTargets(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>(), () => Credential(configuration)));
+        services.AddSingleton<IExposureWriter>(sp => new ExposureWriter(sp.GetRequiredService<FlagCache>(), sp.GetRequiredService<IReadOnlyList<IExposureTarget>>()));
+        services.AddSingleton(sp => IntegrationAdapters.PeerHandlers(sp.GetRequiredService<PeerClient>().Http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>()));
         services.AddSingleton(DeliveryOptions.Default);
-        services.AddSingleton<DeliveryWorker>();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DeliveryWorker>(sp, sp.GetRequiredService<IReadOnlyList<IDeliveryHandler>>()));
         services.AddSingleton<OutboxComposer>();
     }
 
@@ -137,37 +122,33 @@ public static class RolloutServices
     /// The integration store on Table Storage, in the same account and with the same prefix as the rollout store
     /// (<see cref="CreateStore"/>'s settings).
     /// </summary>
-    public static IIntegrationStore CreateIntegrationStore(IConfiguration configuration)
-    {
-        var prefix = configuration[RolloutSettings.StoreTablePrefix] is { Length: > 0 } p ? p : "rollout";
-        if (configuration[RolloutSettings.StoreTableEndpoint] is { Length: > 0 } endpoint)
-        {
-            return new TableIntegrationStore(new Uri(endpoint), Credential(configuration), prefix);
-        }
-
-        if (configuration[RolloutSettings.StoreConnection] is { Length: > 0 } connection)
-        {
-            return TableIntegrationStore.FromConnectionString(connection, prefix);
-        }
-
-        throw new InvalidOperationException("set Rollout__Store__TableEndpoint (managed identity) or Rollout__Store__Connection (connection string)");
-    }
+    public static IIntegrationStore CreateIntegrationStore(IConfiguration configuration) =>
+        CreateTableStore<IIntegrationStore>(
+            configuration,
+            (endpoint, credential, prefix) => new TableIntegrationStore(endpoint, credential, prefix),
+            (connection, prefix) => TableIntegrationStore.FromConnectionString(connection, prefix));
 
     /// <summary>
     /// The Table Storage store: <c>Rollout:Store:TableEndpoint</c> with the app's managed identity (Azure), else
     /// <c>Rollout:Store:Connection</c> (Azurite or a key-based account).
     /// </summary>
-    public static IRolloutStore CreateStore(IConfiguration configuration)
+    public static IRolloutStore CreateStore(IConfiguration configuration) =>
+        CreateTableStore<IRolloutStore>(
+            configuration,
+            (endpoint, credential, prefix) => new TableRolloutStore(endpoint, credential, prefix),
+            (connection, prefix) => TableRolloutStore.FromConnectionString(connection, prefix));
+
+    private static T CreateTableStore<T>(IConfiguration configuration, Func<Uri, TokenCredential, string, T> withIdentity, Func<string, string, T> withConnectionString)
     {
         var prefix = configuration[RolloutSettings.StoreTablePrefix] is { Length: > 0 } p ? p : "rollout";
         if (configuration[RolloutSettings.StoreTableEndpoint] is { Length: > 0 } endpoint)
         {
-            return new TableRolloutStore(new Uri(endpoint), Credential(configuration), prefix);
+            return withIdentity(new Uri(endpoint), Credential(configuration), prefix);
         }
 
         if (configuration[RolloutSettings.StoreConnection] is { Length: > 0 } connection)
         {
-            return TableRolloutStore.FromConnectionString(connection, prefix);
+            return withConnectionString(connection, prefix);
         }
 
         throw new InvalidOperationException("set Rollout__Store__TableEndpoint (managed identity) or Rollout__Store__Connection (connection string)");

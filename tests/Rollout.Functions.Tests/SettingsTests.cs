@@ -38,7 +38,7 @@ public sealed class SettingsTests
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<RolloutOrchestrator>(provider));
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<IntegrationApi>(provider));
         Assert.IsNotNull(ActivatorUtilities.CreateInstance<DeliveryFunctions>(provider));
-        CollectionAssert.AreEquivalent(new[] { "webhook", "app-configuration" }, provider.GetServices<Rollout.Integrations.Exposure.IExposureTarget>().Select(t => t.Type).ToArray());
+        CollectionAssert.AreEquivalent(new[] { "webhook", "app-configuration" }, provider.GetRequiredService<IReadOnlyList<Rollout.Integrations.Exposure.IExposureTarget>>().Select(t => t.Type).ToArray());
         Assert.AreEqual(new Uri("https://rollout-prod.azurewebsites.net/"), provider.GetRequiredService<IntegrationSettings>().PublicUrl, "links in cards do not point at the app");
         Assert.IsNull(provider.GetRequiredService<IntegrationSettings>().SigningKey);
         var options = provider.GetRequiredService<RolloutFunctionsOptions>();

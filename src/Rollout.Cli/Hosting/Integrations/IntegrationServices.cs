@@ -1,12 +1,8 @@
-using System.Collections.Immutable;
 using Rollout.Core.Plans;
 using Rollout.Core.Storage;
-using Rollout.Integrations.AzureDevOps;
 using Rollout.Integrations.Exposure;
-using Rollout.Integrations.Notifications;
 using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage;
-
 using Rollout.Integrations.Hosting;
 
 namespace Rollout.Cli.Hosting.Integrations;
@@ -23,25 +19,15 @@ internal static class IntegrationServices
         services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton(new PeerHttp(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
-        services.AddSingleton<IExposureTarget>(sp => new WebhookExposureTarget(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<IExposureTarget>(sp =>
-        {
-            var settings = sp.GetRequiredService<IntegrationSettings>();
-            var parsed = settings.AppConfigurationConnections.ToDictionary(c => c.Key, c => AppConfigurationConnection.Parse(c.Value), StringComparer.OrdinalIgnoreCase);
-            // Entra ID (managed identity on Azure) only when a connection is an endpoint without an access key.
-            var credential = parsed.Values.Any(c => !c.UsesAccessKey) ? new Azure.Identity.DefaultAzureCredential() : null;
-            return new AppConfigurationExposureTarget(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), name => parsed.GetValueOrDefault(name), credential);
-        });
-        services.AddSingleton<IDeliveryHandler>(sp => new AzureDevOpsGateHandler(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), options.PeerTimeout));
-        services.AddSingleton<IDeliveryHandler>(sp =>
-        {
-            var settings = sp.GetRequiredService<IntegrationSettings>();
-            return new TeamsWorkflowsHandler(sp.GetRequiredService<PeerHttp>().Client, () => settings.TeamsChannels, sp.GetRequiredService<TimeProvider>(), options.PeerTimeout);
-        });
-        services.AddSingleton<IDeliveryHandler>(sp => new ExposureDeliveryHandler(sp.GetRequiredService<RolloutRuntime>(), sp.GetServices<IExposureTarget>()));
+        services.AddSingleton(sp => IntegrationAdapters.ExposureTargets(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>(), () => new Azure.Identity.DefaultAzureCredential()));
+        services.AddSingleton<IReadOnlyList<IDeliveryHandler>>(sp =>
+        [
+            .. IntegrationAdapters.PeerHandlers(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>(), options.PeerTimeout),
+            new ExposureDeliveryHandler(sp.GetRequiredService<RolloutRuntime>(), sp.GetRequiredService<IReadOnlyList<IExposureTarget>>()),
+        ]);
         services.AddSingleton(options);
         services.AddSingleton(options.Delivery);
-        services.AddSingleton<DeliveryWorker>();
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DeliveryWorker>(sp, sp.GetRequiredService<IReadOnlyList<IDeliveryHandler>>()));
         services.AddSingleton<OutboxComposer>();
         services.AddSingleton<DeliveryService>();
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryService>());
