@@ -50,6 +50,9 @@ param approvalSigningKey string = ''
 @description('Take the approver from App Service authentication (X-MS-CLIENT-PRINCIPAL-NAME): set true only when authentication is configured in front of the app.')
 param approvalsTrustAppServiceAuthentication bool = false
 
+@description('Hosts an Azure DevOps callback gate\'s PlanUrl may name (Rollout posts the job token there); add an Azure DevOps Server host if you use one.')
+param azureDevOpsAllowedHosts string = 'dev.azure.com,*.dev.azure.com,*.visualstudio.com'
+
 @description('Tags on every resource.')
 param tags object = {}
 
@@ -211,6 +214,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Approvals__SigningKey: empty(approvalSigningKey) ? '' : '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=approval-signing-key)'
     Approvals__TrustAppServiceAuthentication: string(approvalsTrustAppServiceAuthentication)
     Approvals__LinkLifetime: '72h'
+    AzureDevOps__AllowedHosts: azureDevOpsAllowedHosts
   })
   dependsOn: [blobRole, queueRole, tableRole, secretsRole, webhookSecret, signingSecret, teamsSecrets, approvalSecret]
 }

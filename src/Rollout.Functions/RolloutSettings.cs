@@ -53,6 +53,9 @@ public static class RolloutSettings
     /// <summary>How long an approval link is valid (a duration such as <c>72h</c>).</summary>
     public const string ApprovalLinkLifetime = "Approvals:LinkLifetime";
 
+    /// <summary>The hosts a callback gate's PlanUrl may name (default Azure DevOps Services: dev.azure.com, *.dev.azure.com, *.visualstudio.com).</summary>
+    public const string AzureDevOpsAllowedHosts = "AzureDevOps:AllowedHosts";
+
     /// <summary>The base URL people reach the app at (links in cards); default <c>https://</c> and the platform's host name.</summary>
     public const string PublicUrl = "Rollout:PublicUrl";
 
@@ -64,6 +67,6 @@ public static class RolloutSettings
     public static ImmutableArray<string> AppSettings { get; } =
         [
             StoreTableEndpoint, StoreConnection, StoreTablePrefix, NotifyWebhookUrl, NotifySigningKey, CommandWaitSeconds, FlagRefreshSeconds,
-            TeamsChannelExample, AppConfigurationExample, ApprovalSigningKey, ApprovalTrustAppServiceAuthentication, ApprovalLinkLifetime, PublicUrl,
+            TeamsChannelExample, AppConfigurationExample, ApprovalSigningKey, ApprovalTrustAppServiceAuthentication, ApprovalLinkLifetime, PublicUrl, AzureDevOpsAllowedHosts,
         ];
 }

@@ -40,7 +40,7 @@ public sealed class IntegrationApi(
         CancellationToken cancellationToken)
     {
         var rollout = await store.GetAsync(id, cancellationToken);
-        var (registered, problem) = await CallbackGate.RegisterAsync(id, rollout?.State, request.Query["until"].ToString(), name => request.Headers[name].ToString(), waiters, time.GetUtcNow(), cancellationToken);
+        var (registered, problem) = await CallbackGate.RegisterAsync(id, rollout?.State, request.Query["until"].ToString(), name => request.Headers[name].ToString(), settings.AllowsPlanUrl, waiters, time.GetUtcNow(), cancellationToken);
         if (problem is not null)
         {
             var extensions = problem.Errors is null ? null : new Dictionary<string, object?> { ["errors"] = problem.Errors };

@@ -31,7 +31,8 @@ public static class CallbackGate
     public const string Completed = "completed";
 
     /// <summary>
-    /// Registers a waiter for <paramref name="rolloutId"/> (<paramref name="rollout"/> as stored, null when there is none).
+    /// Registers a waiter for <paramref name="rolloutId"/> (<paramref name="rollout"/> as stored, null when there is none)
+    /// if <paramref name="allowPlanUrl"/> allows the task's <c>PlanUrl</c> (<see cref="Hosting.IntegrationSettings.AllowsPlanUrl"/>).
     /// Returns the registration or the problem; a problem registers nothing.
     /// </summary>
     public static async Task<(GateRegistered? Registered, GateProblem? Problem)> RegisterAsync(
@@ -39,6 +40,7 @@ public static class CallbackGate
         RolloutState? rollout,
         string? until,
         Func<string, string?> header,
+        Func<Uri, bool> allowPlanUrl,
         IGateWaiterStore waiters,
         DateTimeOffset now,
         CancellationToken cancellationToken)
@@ -59,6 +61,16 @@ public static class CallbackGate
         if (callback is null)
         {
             return (null, new GateProblem(400, "The gate request is missing the task's headers", "nothing was registered", errors));
+        }
+
+        // The job's token is posted to PlanUrl: only to Azure DevOps hosts this host allows, never where a caller points it.
+        var planUrl = new Uri(callback.PlanUrl);
+        if (!allowPlanUrl(planUrl))
+        {
+            return (null, new GateProblem(400, "PlanUrl is not an allowed Azure DevOps host", "nothing was registered", new Dictionary<string, string[]>
+            {
+                ["PlanUrl"] = [$"host '{planUrl.Host}' ({planUrl.Scheme}) is not an allowed Azure DevOps host; add it to the setting AzureDevOps:AllowedHosts (default {string.Join(", ", Hosting.IntegrationSettings.DefaultAzureDevOpsHosts)}, https only)"],
+            }));
         }
 
         var waiter = await waiters.RegisterAsync(new GateWaiter(callback.WaiterId, rolloutId, target, callback, now), cancellationToken);

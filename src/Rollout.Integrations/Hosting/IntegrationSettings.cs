@@ -17,12 +17,17 @@ namespace Rollout.Integrations.Hosting;
 /// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service authentication).</item>
 /// <item><c>Approvals:LinkLifetime</c>: how long an approval link is valid (default 72 hours).</item>
 /// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
+/// <item><c>AzureDevOps:AllowedHosts</c>: the hosts a callback gate's <c>PlanUrl</c> may name (comma-separated, <c>*.</c> for
+/// subdomains); default <see cref="DefaultAzureDevOpsHosts"/>. Rollout posts the job's token there, so nowhere else.</item>
 /// </list>
 /// Secrets (webhook URLs, connection strings, the signing key) are never logged, stored in plans or the audit trail.
 /// The local host and the Functions app read the same settings with this one class.
 /// </summary>
 public sealed class IntegrationSettings
 {
+    /// <summary>Azure DevOps Services: <c>dev.azure.com</c>, its subdomains (<c>vsrm.dev.azure.com</c>) and <c>*.visualstudio.com</c>.</summary>
+    public static readonly ImmutableArray<string> DefaultAzureDevOpsHosts = ["dev.azure.com", "*.dev.azure.com", "*.visualstudio.com"];
+
     /// <summary>The file under the local host's data directory that holds a generated signing key.</summary>
     public const string SigningKeyFile = "approval-key";
 
@@ -32,8 +37,12 @@ public sealed class IntegrationSettings
         byte[]? signingKey,
         bool trustAppServiceAuthentication,
         TimeSpan linkLifetime,
-        Uri? publicUrl)
+        Uri? publicUrl,
+        ImmutableArray<string> azureDevOpsHosts,
+        bool azureDevOpsHostsConfigured)
     {
+        AzureDevOpsHosts = azureDevOpsHosts;
+        AzureDevOpsHostsConfigured = azureDevOpsHostsConfigured;
         TeamsChannels = teamsChannels;
         AppConfigurationConnections = appConfigurationConnections;
         SigningKey = signingKey;
@@ -56,6 +65,12 @@ public sealed class IntegrationSettings
 
     /// <summary>How long an approval link is valid.</summary>
     public TimeSpan LinkLifetime { get; }
+
+    /// <summary>The hosts a callback gate's <c>PlanUrl</c> may name.</summary>
+    public ImmutableArray<string> AzureDevOpsHosts { get; }
+
+    /// <summary>True when <see cref="AzureDevOpsHosts"/> came from the setting (then plain http is allowed to them too).</summary>
+    public bool AzureDevOpsHostsConfigured { get; }
 
     /// <summary>The base URL people reach this host at; the local host fills it in with its address once listening.</summary>
     public Uri? PublicUrl { get; set; }
@@ -97,7 +112,30 @@ public sealed class IntegrationSettings
             ? new Uri(publicText.EndsWith('/') ? publicText : publicText + "/", UriKind.Absolute)
             : null;
         var trust = bool.TryParse(configuration["Approvals:TrustAppServiceAuthentication"], out var t) && t;
-        return new IntegrationSettings(channels.ToImmutable(), connections.ToImmutable(), ResolveSigningKey(configuration["Approvals:SigningKey"], dataDirectory), trust, lifetime, publicUrl);
+        ImmutableArray<string> hosts = configuration["AzureDevOps:AllowedHosts"] is { Length: > 0 } hostList
+            ? [.. hostList.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.ToLowerInvariant())]
+            : DefaultAzureDevOpsHosts;
+        if (hosts.IsEmpty || hosts.Any(h => h.Contains('/', StringComparison.Ordinal) || h == "*" || (h.Contains('*', StringComparison.Ordinal) && !h.StartsWith("*.", StringComparison.Ordinal))))
+        {
+            throw new InvalidOperationException("setting AzureDevOps:AllowedHosts must list host names separated by commas, e.g. dev.azure.com,*.visualstudio.com (a leading '*.' allows subdomains)");
+        }
+
+        return new IntegrationSettings(
+            channels.ToImmutable(), connections.ToImmutable(), ResolveSigningKey(configuration["Approvals:SigningKey"], dataDirectory), trust, lifetime, publicUrl,
+            hosts, configuration["AzureDevOps:AllowedHosts"] is { Length: > 0 });
+    }
+
+    /// <summary>
+    /// True when a callback gate may post to <paramref name="planUrl"/>: its host is allowed (a <c>*.</c> entry allows
+    /// subdomains), over https, or over http to a host the setting names.
+    /// </summary>
+    public bool AllowsPlanUrl(Uri planUrl)
+    {
+        var host = planUrl.IdnHost.ToLowerInvariant();
+        var listed = AzureDevOpsHosts.Any(allowed => allowed.StartsWith("*.", StringComparison.Ordinal)
+            ? host.EndsWith(allowed[1..], StringComparison.Ordinal) && host.Length > allowed.Length - 1
+            : host == allowed);
+        return listed && (planUrl.Scheme == Uri.UriSchemeHttps || (planUrl.Scheme == Uri.UriSchemeHttp && AzureDevOpsHostsConfigured));
     }
 
     /// <summary>The signing key: the setting, else the one stored under the data directory, else a new one stored there (0600).</summary>

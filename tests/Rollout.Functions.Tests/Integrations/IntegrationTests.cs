@@ -206,7 +206,7 @@ public sealed class IntegrationTests
     public async Task RegisterGate_TaskHeaders_PostsTaskCompletedWhenTheRolloutCompletes()
     {
         await using var devops = await PeerFixture.StartAsync(new PeerReply(503, "busy"));
-        await using var rig = await FunctionsRig.CreateAsync();
+        await using var rig = await FunctionsRig.CreateAsync(null, ("AzureDevOps:AllowedHosts", "127.0.0.1"));
         var harness = await rig.StartAsync(TestPlans.Days("gated"));
 
         var request = GateRequest(harness.InstanceId, devops, "completed");
@@ -243,7 +243,7 @@ public sealed class IntegrationTests
     }
 
     [TestMethod]
-    public async Task RegisterGate_MissingHeadersOrUnknownStage_Answers400AndRegistersNothing()
+    public async Task RegisterGate_MissingHeadersUnknownStageOrForeignHost_Answers400AndRegistersNothing()
     {
         await using var devops = await PeerFixture.StartAsync();
         await using var rig = await FunctionsRig.CreateAsync();
@@ -262,6 +262,12 @@ public sealed class IntegrationTests
         var refused = await rig.IntegrationApi.RegisterGate(unknown, harness.InstanceId, None).RunAsync(unknown);
         Assert.AreEqual(400, refused.Status);
         StringAssert.Contains(refused.Body, "internal, 10%, 50%, 100%");
+
+        // Without AzureDevOps:AllowedHosts naming it, a loopback (or any non-Azure DevOps) PlanUrl never gets the job's token.
+        var foreign = GateRequest(harness.InstanceId, devops, "completed");
+        var refusedHost = await rig.IntegrationApi.RegisterGate(foreign, harness.InstanceId, None).RunAsync(foreign);
+        Assert.AreEqual(400, refusedHost.Status);
+        StringAssert.Contains(refusedHost.Json.GetProperty("errors").GetProperty("PlanUrl")[0].GetString(), "AzureDevOps:AllowedHosts");
 
         var nowhere = GateRequest("r-missing", devops, "completed");
         Assert.AreEqual(404, (await rig.IntegrationApi.RegisterGate(nowhere, "r-missing", None).RunAsync(nowhere)).Status);

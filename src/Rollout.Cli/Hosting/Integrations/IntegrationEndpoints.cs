@@ -1,6 +1,7 @@
 using Rollout.Core.Api;
 using Rollout.Core.Storage;
 using Rollout.Integrations.AzureDevOps;
+using Rollout.Integrations.Hosting;
 
 namespace Rollout.Cli.Hosting.Integrations;
 
@@ -22,10 +23,10 @@ internal static class IntegrationEndpoints
     /// The callback gate: registers a durable waiter from the AzureFunction@1 task's default headers and answers at once;
     /// the host posts <c>TaskCompleted</c> when the rollout reaches <c>until</c> (succeeded) or rolls back (failed).
     /// </summary>
-    private static async Task<IResult> RegisterGateAsync(string id, string? until, HttpRequest request, RolloutRuntime runtime, IGateWaiterStore waiters, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RegisterGateAsync(string id, string? until, HttpRequest request, RolloutRuntime runtime, IGateWaiterStore waiters, IntegrationSettings settings, TimeProvider time, CancellationToken ct)
     {
         var rollout = await runtime.Store.GetAsync(id, ct);
-        var (registered, problem) = await CallbackGate.RegisterAsync(id, rollout?.State, until, name => request.Headers[name].ToString(), waiters, time.GetUtcNow(), ct);
+        var (registered, problem) = await CallbackGate.RegisterAsync(id, rollout?.State, until, name => request.Headers[name].ToString(), settings.AllowsPlanUrl, waiters, time.GetUtcNow(), ct);
         return problem is null
             ? Results.Json(registered, RolloutJson.Options)
             : Results.Json(

@@ -8,13 +8,16 @@ namespace Rollout.Cli.Tests.Hosting.Integrations;
 [TestClass]
 public sealed class AzureDevOpsGateTests
 {
+    // The peer fixture listens on loopback over http: allowed only because the setting names it.
+    private static readonly Dictionary<string, string?> LoopbackDevOps = new() { ["AzureDevOps:AllowedHosts"] = "127.0.0.1" };
+
     private const string EventsPath = "/org/5d2c2a4e-7d47-4c3a-9a4a-0a8d3f1f2b11/_apis/distributedtask/hubs/build/plans/8e1f5a0b-3a57-4ee0-b2e5-5c0d1f0c9a77/events?api-version=2.0-preview.1";
 
     [TestMethod]
     public async Task PostGate_CallbackHeaders_AnswersAtOnceThenPostsTaskCompletedSucceeded()
     {
         await using var devops = await PeerFixture.StartAsync();
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-ok", firstStageApproval: IntegrationTestHost.Approval));
 
         var started = DateTime.UtcNow;
@@ -46,7 +49,7 @@ public sealed class AzureDevOpsGateTests
     public async Task PostGate_RolloutRolledBack_PostsTaskCompletedFailed()
     {
         await using var devops = await PeerFixture.StartAsync();
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-rollback", firstStageApproval: IntegrationTestHost.Approval));
         using var response = await IntegrationTestHost.PostGateAsync(host, id, "10%", IntegrationTestHost.TaskHeaders(devops.Address));
         Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
@@ -62,7 +65,7 @@ public sealed class AzureDevOpsGateTests
     public async Task PostGate_StageAlreadyReached_PostsSucceededWithoutWaiting()
     {
         await using var devops = await PeerFixture.StartAsync();
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-reached", firstStageApproval: IntegrationTestHost.Approval));
 
         using var response = await IntegrationTestHost.PostGateAsync(host, id, "internal", IntegrationTestHost.TaskHeaders(devops.Address));
@@ -79,7 +82,7 @@ public sealed class AzureDevOpsGateTests
             new PeerReply(503, """{"message":"service unavailable"}"""),
             new PeerReply(429, """{"message":"too many requests"}""", RetryAfter: "1"),
             new PeerReply(200, Delay: TimeSpan.FromSeconds(5)));
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-retry"));
         using var response = await IntegrationTestHost.PostGateAsync(host, id, "completed", IntegrationTestHost.TaskHeaders(devops.Address));
         Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
@@ -102,7 +105,7 @@ public sealed class AzureDevOpsGateTests
     public async Task PostGate_SameTaskTwice_RegistersOneWaiterAndPostsOnce()
     {
         await using var devops = await PeerFixture.StartAsync();
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-twice", firstStageApproval: IntegrationTestHost.Approval));
         var headers = IntegrationTestHost.TaskHeaders(devops.Address);
 
@@ -124,7 +127,7 @@ public sealed class AzureDevOpsGateTests
         await using var devops = await PeerFixture.StartAsync();
         var data = Path.Combine(Path.GetTempPath(), $"rollout-test-{Guid.NewGuid():N}");
         string id;
-        await using (var first = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries, dataDirectory: data, keepData: true))
+        await using (var first = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries, dataDirectory: data, keepData: true))
         {
             id = await first.StartRolloutAsync(first.QuickPlan("gate-restart", firstStageApproval: IntegrationTestHost.Approval));
             // Until the stage the approval promotes to (the plan's metrics live on the first host's port, gone after the restart).
@@ -133,7 +136,7 @@ public sealed class AzureDevOpsGateTests
             await first.WaitForAsync(id, v => v.Status == RolloutStatus.AwaitingApproval);
         }
 
-        await using var second = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries, dataDirectory: data);
+        await using var second = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries, dataDirectory: data);
         Assert.IsEmpty(devops.Requests);
         await second.PostJsonAsync($"api/rollouts/{id}/approve", new { approver = "alex@contoso.com" });
 
@@ -144,7 +147,7 @@ public sealed class AzureDevOpsGateTests
     [TestMethod]
     public async Task PostGate_MissingHeaders_Returns400NamingEachAndRegistersNothing()
     {
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-bad"));
         var headers = IntegrationTestHost.TaskHeaders(new Uri("https://dev.azure.com/org/"));
         headers.Remove("AuthToken");
@@ -163,7 +166,7 @@ public sealed class AzureDevOpsGateTests
     [TestMethod]
     public async Task PostGate_UnknownStageOrNoKey_IsRefused()
     {
-        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        await using var host = await TestHost.StartAsync(LoopbackDevOps, deliveries: IntegrationTestHost.FastDeliveries);
         var id = await host.StartRolloutAsync(host.QuickPlan("gate-refused"));
         var headers = IntegrationTestHost.TaskHeaders(new Uri("https://dev.azure.com/org/"));
 
@@ -174,6 +177,29 @@ public sealed class AzureDevOpsGateTests
         Assert.AreEqual(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.AreEqual(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.AreEqual(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [TestMethod]
+    public async Task PostGate_PlanUrlOutsideTheAllowedHosts_Returns400AndRegistersNothing()
+    {
+        await using var devops = await PeerFixture.StartAsync();
+        await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
+        var id = await host.StartRolloutAsync(host.QuickPlan("gate-foreign"));
+
+        using var foreign = await IntegrationTestHost.PostGateAsync(host, id, "completed", IntegrationTestHost.TaskHeaders(new Uri("https://dev.azure.com.attacker.example/org/")));
+        using var loopback = await IntegrationTestHost.PostGateAsync(host, id, "completed", IntegrationTestHost.TaskHeaders(devops.Address));
+        using var plainHttp = await IntegrationTestHost.PostGateAsync(host, id, "completed", IntegrationTestHost.TaskHeaders(new Uri("http://dev.azure.com/org/")));
+
+        foreach (var refused in new[] { foreign, loopback, plainHttp })
+        {
+            Assert.AreEqual(HttpStatusCode.BadRequest, refused.StatusCode);
+            var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            StringAssert.Contains(problem.GetProperty("errors").GetProperty("PlanUrl")[0].GetString(), "AzureDevOps:AllowedHosts");
+        }
+
+        await host.WaitForAsync(id, v => v.Status == RolloutStatus.Completed);
+        await Task.Delay(300);
+        Assert.IsEmpty(devops.Requests, "a job token was posted to a host that is not allowed");
     }
 
     internal static async Task<JsonElement> WaitForDeliveryAsync(TestHost host, string id, string status, string? kind = null)
