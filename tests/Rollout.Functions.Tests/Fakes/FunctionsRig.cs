@@ -13,11 +13,8 @@ using Rollout.Functions.Effects;
 using Rollout.Functions.Http;
 using Rollout.Functions.Integrations;
 using Rollout.Functions.Orchestration;
-using Rollout.Integrations.AzureDevOps;
-using Rollout.Integrations.Exposure;
 using Rollout.Integrations.Hosting;
 using Rollout.Integrations.Metrics;
-using Rollout.Integrations.Notifications;
 using Rollout.Integrations.Outbox;
 using Rollout.Integrations.Storage;
 
@@ -67,7 +64,7 @@ internal sealed class FunctionsRig : IAsyncDisposable
         Settings.PublicUrl ??= new Uri("https://rollout-test.azurewebsites.net/");
         Evaluator = new CriteriaEvaluator([Metrics], Clock);
         Flags = new FlagCache(Store, Clock, Options);
-        IExposureTarget[] targets = [new WebhookExposureTarget(Peers, Clock)];
+        var targets = IntegrationAdapters.ExposureTargets(Peers, Clock, Settings, () => throw new AssertFailedException("the tests use access keys, not Entra ID"));
         Exposure = new RecordingExposure(new ExposureWriter(Flags, targets), Clock);
         Composer = new OutboxComposer(Settings);
         Activities = new RolloutActivities(Store, Evaluator, Exposure, Notifier, Outbox, Composer, Clock, NullLogger<RolloutActivities>.Instance);
@@ -77,7 +74,7 @@ internal sealed class FunctionsRig : IAsyncDisposable
         IntegrationApi = new IntegrationApi(Store, Outbox, Outbox, Outbox, Settings, Commands, Clock, NullLogger<IntegrationApi>.Instance);
         Worker = new DeliveryWorker(
             Outbox,
-            [new AzureDevOpsGateHandler(Peers, Clock, TimeSpan.FromSeconds(5)), new TeamsWorkflowsHandler(Peers, () => Settings.TeamsChannels, Clock, TimeSpan.FromSeconds(5))],
+            IntegrationAdapters.PeerHandlers(Peers, Clock, Settings, TimeSpan.FromSeconds(5)),
             Clock,
             DeliveryOptions.Default,
             NullLogger<DeliveryWorker>.Instance);

@@ -60,6 +60,32 @@ public sealed class IntegrationTests
     }
 
     [TestMethod]
+    public async Task RunAsync_AppConfigurationExposure_PutsASignedFeatureFlagPerStage()
+    {
+        await using var store = await PeerFixture.StartAsync(new PeerReply(429, "{}", RetryAfter: "1"));
+        var secret = Convert.ToBase64String("app-configuration-access-key-value"u8.ToArray());
+        await using var rig = await FunctionsRig.CreateAsync(null, ("Exposure:AppConfiguration:main", $"Endpoint={store.Address.GetLeftPart(UriPartial.Authority)};Id=ak-7;Secret={secret}"));
+
+        var plan = TestPlans.Days("checkout-appconfig").TrimEnd().TrimEnd('}') + """, "exposure": { "type": "app-configuration", "connection": "main", "label": "prod" } }""";
+        var harness = await rig.StartAsync(plan);
+        await harness.RunUntilAsync(h => h.IsCompleted);
+
+        var puts = store.Requests.Where(r => r.Method == "PUT").ToList();
+        Assert.HasCount(5, puts, "a throttled write and one per stage");
+        Assert.IsTrue(puts.All(p => p.RawTarget == "/kv/.appconfig.featureflag%2Fcheckout-appconfig?label=prod&api-version=1.0"), puts[0].RawTarget);
+        StringAssert.StartsWith(puts[^1].Header("Authorization"), "HMAC-SHA256 Credential=ak-7&SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=");
+        Assert.IsNotNull(puts[^1].Header("x-ms-content-sha256"));
+        var flag = JsonDocument.Parse(JsonDocument.Parse(puts[^1].Body).RootElement.GetProperty("value").GetString()!).RootElement;
+        Assert.AreEqual("checkout-appconfig", flag.GetProperty("id").GetString());
+        Assert.IsTrue(flag.GetProperty("enabled").GetBoolean());
+        var targeting = flag.GetProperty("conditions").GetProperty("client_filters")[0];
+        Assert.AreEqual("Microsoft.Targeting", targeting.GetProperty("name").GetString());
+        Assert.AreEqual(100, targeting.GetProperty("parameters").GetProperty("Audience").GetProperty("DefaultRolloutPercentage").GetInt32());
+        Assert.AreEqual(4, (await rig.AuditAsync(harness.InstanceId)).Count(a => a.Type == AuditType.ExposureConfirmed));
+        Assert.AreEqual(RolloutStatus.Completed, (await rig.StateAsync(harness.InstanceId)).Status);
+    }
+
+    [TestMethod]
     public async Task RunAsync_WebhookExposureDown_HoldsTheStageAndStillAppliesARollback()
     {
         await using var target = await PeerFixture.StartAsync();
