@@ -9,6 +9,14 @@ namespace Rollout.Cli.Client;
 /// <summary>Formats API answers for people: one line per audit entry, a short table per list.</summary>
 internal static class Printer
 {
+    /// <summary>One delivery of <c>GET /api/rollouts/{id}/deliveries</c>: status, kind, target, attempts, id, then the last error.</summary>
+    public static string Delivery(JsonElement d)
+    {
+        string S(string name) => d.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v.ToString() : string.Empty;
+        var error = S("lastError") is { Length: > 0 } e ? $"  last error: {e}" : string.Empty;
+        return $"{S("status"),-10} {S("kind"),-12} {S("target"),-16} {S("attempts"),2} attempt(s)  {S("id")}{error}";
+    }
+
     public static string Line(AuditEvent e)
     {
         var d = e.Details;

@@ -300,6 +300,29 @@ internal static class CliApp
 
             return ExitCodes.Ok;
         }, auditId);
+        var deliveriesId = IdArgument();
+        Verb("deliveries", "Show the rollout's deliveries (Teams cards, Azure DevOps gate callbacks, external exposure writes): status, attempts, last error.", async (p, ct) =>
+        {
+            var text = await Client(p).GetTextAsync($"api/rollouts/{Uri.EscapeDataString(p.GetValue(deliveriesId)!)}/deliveries", ct);
+            if (p.GetValue(json))
+            {
+                await output.WriteLineAsync(text);
+                return ExitCodes.Ok;
+            }
+
+            using var doc = JsonDocument.Parse(text);
+            if (doc.RootElement.GetArrayLength() == 0)
+            {
+                await output.WriteLineAsync("no deliveries (the plan has no notify channels, gate waiters or external exposure target)");
+            }
+
+            foreach (var delivery in doc.RootElement.EnumerateArray())
+            {
+                await output.WriteLineAsync(Printer.Delivery(delivery));
+            }
+
+            return ExitCodes.Ok;
+        }, deliveriesId);
         var briefId = IdArgument();
         Verb("brief", "Print the rollout's release brief (Markdown).", async (p, ct) =>
         {

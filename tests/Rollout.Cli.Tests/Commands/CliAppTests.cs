@@ -85,6 +85,25 @@ public sealed class CliAppTests
     }
 
     [TestMethod]
+    public async Task Deliveries_RolloutWithAWebhookTarget_ListsEachWriteAndItsStatus()
+    {
+        await using var target = await Rollout.Testing.PeerFixture.StartAsync(new Rollout.Testing.PeerReply(503, "down"));
+        var id = await host.StartRolloutAsync(host.QuickPlan("cli-deliveries", stopOn: $$""", "exposure": { "type": "webhook", "url": "{{target.Address}}flags" }"""));
+        await host.WaitForAsync(id, v => v.Status == RolloutStatus.Completed);
+
+        var (code, output, _) = await RunAsync("deliveries", id);
+
+        Assert.AreEqual(ExitCodes.Ok, code, output);
+        var first = output.Split('\n').Single(l => l.Contains($"exposure:{id}:0", StringComparison.Ordinal));
+        StringAssert.StartsWith(first, "Delivered  Exposure     webhook");
+        StringAssert.Contains(first, " 2 attempt(s)", "the 503 and the write that succeeded");
+        (code, output, _) = await RunAsync("deliveries", id, "--json");
+        Assert.IsGreaterThanOrEqualTo(2, JsonDocument.Parse(output).RootElement.GetArrayLength());
+        (code, _, _) = await RunAsync("deliveries", "r-nope");
+        Assert.AreEqual(ExitCodes.NotFound, code);
+    }
+
+    [TestMethod]
     public async Task GetWatch_CompletingRollout_ExitsZero_RolledBackExitsSeven()
     {
         var completing = await host.StartRolloutAsync(host.QuickPlan("cli-watch-ok"));
@@ -150,7 +169,7 @@ public sealed class CliAppTests
 
         (code, output, _) = await CliAppRunAsync(["--help"]);
         Assert.AreEqual(ExitCodes.Ok, code);
-        foreach (var verb in new[] { "serve", "demo", "start", "list", "get", "pause", "resume", "rollback", "approve", "signal", "audit", "brief", "validate" })
+        foreach (var verb in new[] { "serve", "demo", "start", "list", "get", "pause", "resume", "rollback", "approve", "signal", "audit", "brief", "deliveries", "validate" })
         {
             StringAssert.Contains(output, verb);
         }
