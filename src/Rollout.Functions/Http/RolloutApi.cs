@@ -115,6 +115,14 @@ public sealed class RolloutApi(IRolloutStore store, CriteriaEvaluator evaluator,
             : ApiResults.Ok(await store.GetAuditAsync(id, after, cancellationToken));
     }
 
+    /// <summary><c>GET /api/rollouts/{id}/plan</c>: the stored plan (the dashboard reads the thresholds from it).</summary>
+    [Function(nameof(GetPlan))]
+    public async Task<IActionResult> GetPlan(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RolloutsRoute + "/{id}/plan")] HttpRequest request,
+        string id,
+        CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } r ? ApiResults.Ok(r.State.Plan) : ApiResults.NotFound(id);
+
     /// <summary><c>GET /api/rollouts/{id}/brief</c>: the release brief as Markdown.</summary>
     [Function(nameof(GetBrief))]
     public async Task<IActionResult> GetBrief(

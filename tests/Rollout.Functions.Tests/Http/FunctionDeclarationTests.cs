@@ -23,6 +23,7 @@ public sealed class FunctionDeclarationTests
         "POST api/rollouts/{id}/approve",
         "POST api/rollouts/{id}/signals",
         "GET api/rollouts/{id}/audit",
+        "GET api/rollouts/{id}/plan",
         "GET api/rollouts/{id}/brief",
         "GET api/rollouts/{id}/gate",
         "POST api/rollouts/{id}/gate",

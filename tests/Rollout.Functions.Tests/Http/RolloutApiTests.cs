@@ -77,6 +77,23 @@ public sealed class RolloutApiTests
     }
 
     [TestMethod]
+    public async Task GetPlan_StartedRollout_AnswersThePlanAsTheLocalHostDoes()
+    {
+        await using var rig = await FunctionsRig.CreateAsync();
+        var harness = await rig.StartAsync(TestPlans.Days("plan-read"));
+
+        var request = HttpCall.Get($"/api/rollouts/{harness.InstanceId}/plan");
+        var answer = await rig.Api.GetPlan(request, harness.InstanceId, None).RunAsync(request);
+        var missing = HttpCall.Get("/api/rollouts/r-nope/plan");
+
+        Assert.AreEqual(200, answer.Status);
+        Assert.AreEqual("plan-read", answer.Json.GetProperty("flag").GetString());
+        Assert.AreEqual(0.01, answer.Json.GetProperty("criteria")[0].GetProperty("max").GetDouble());
+        Assert.AreEqual(System.Text.Json.JsonSerializer.Serialize(harness.Checkpoint.State.Plan, RolloutJson.Options), answer.Body);
+        Assert.AreEqual(404, (await rig.Api.GetPlan(missing, "r-nope", None).RunAsync(missing)).Status);
+    }
+
+    [TestMethod]
     public async Task StartRollout_YamlPlan_IsReadByItsContentType()
     {
         await using var rig = await FunctionsRig.CreateAsync();
