@@ -13,7 +13,8 @@ namespace Rollout.Integrations.Approvals;
 /// <param name="Token">The verified token, when the signature was good.</param>
 /// <param name="State">The rollout, when found.</param>
 /// <param name="Approver">Who approves: the App Service principal when trusted, else the token's addressee.</param>
-public sealed record ApprovalCheck(int Status, string Title, string Message, ApprovalToken? Token = null, RolloutState? State = null, string? Approver = null)
+/// <param name="SignInPath">Where to sign in with App Service authentication and come back to this page (a 401).</param>
+public sealed record ApprovalCheck(int Status, string Title, string Message, ApprovalToken? Token = null, RolloutState? State = null, string? Approver = null, string? SignInPath = null)
 {
     /// <summary>True when the link may be used.</summary>
     public bool Allowed => Status == 200;
@@ -95,7 +96,9 @@ public static class ApprovalFlow
         {
             if (string.IsNullOrWhiteSpace(principal))
             {
-                return new ApprovalCheck(401, "Sign-in required", "This host takes the approver from App Service authentication, and no signed-in user came with the request. Nothing was changed.", token, state);
+                // App Service authentication's login endpoint for Microsoft Entra ID, back to this very page afterwards.
+                var signIn = $"/.auth/login/aad?post_login_redirect_uri={Uri.EscapeDataString($"/api/approvals/{tokenText}")}";
+                return new ApprovalCheck(401, "Sign-in required", "This host takes the approver from App Service authentication, and no signed-in user came with the request. Nothing was changed.", token, state, SignInPath: signIn);
             }
 
             approver = principal.Trim();

@@ -30,6 +30,11 @@ public static class ApprovalPage
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h1>{E(check.Title)}</h1>\n");
         body.Append(CultureInfo.InvariantCulture, $"<p class=\"{(check.Allowed ? "who" : "problem")}\" role=\"{(check.Allowed ? "status" : "alert")}\">{E(check.Message)}</p>\n");
+        if (check.SignInPath is { } signIn)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<p><a href=\"{E(signIn)}\">Sign in</a>, then this page opens again.</p>\n");
+        }
+
         if (check.State is { } state && check.Token is { } token && token.StageIndex < state.Plan.Stages.Length)
         {
             body.Append(Summary(state, token.StageIndex));

@@ -14,7 +14,8 @@ namespace Rollout.Integrations.Hosting;
 /// <item><c>Exposure:AppConfiguration:&lt;name&gt;</c>: an App Configuration connection string (<c>Endpoint=...;Id=...;Secret=...</c>) or an endpoint URL (Entra ID).</item>
 /// <item><c>Approvals:SigningKey</c>: the HMAC key of approval links, at least 32 characters. Unset: the local host
 /// generates one into its data directory; a host without one (the Functions app) sends cards without approval links.</item>
-/// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service authentication).</item>
+/// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service
+/// authentication); unset, true when the platform's <c>WEBSITE_AUTH_ENABLED</c> is <c>True</c>.</item>
 /// <item><c>Approvals:LinkLifetime</c>: how long an approval link is valid (default 72 hours).</item>
 /// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
 /// <item><c>AzureDevOps:AllowedHosts</c>: the hosts a callback gate's <c>PlanUrl</c> may name (comma-separated, <c>*.</c> for
@@ -111,7 +112,11 @@ public sealed class IntegrationSettings
         var publicUrl = configuration["Rollout:PublicUrl"] is { Length: > 0 } publicText
             ? new Uri(publicText.EndsWith('/') ? publicText : publicText + "/", UriKind.Absolute)
             : null;
-        var trust = bool.TryParse(configuration["Approvals:TrustAppServiceAuthentication"], out var t) && t;
+        // Unset: trust the principal header exactly when the platform says App Service authentication is on (it then sets
+        // the header itself and strips a client's); the local host never has WEBSITE_AUTH_ENABLED.
+        var trust = bool.TryParse(configuration["Approvals:TrustAppServiceAuthentication"], out var t)
+            ? t
+            : string.Equals(configuration["WEBSITE_AUTH_ENABLED"], "True", StringComparison.OrdinalIgnoreCase);
         ImmutableArray<string> hosts = configuration["AzureDevOps:AllowedHosts"] is { Length: > 0 } hostList
             ? [.. hostList.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.ToLowerInvariant())]
             : DefaultAzureDevOpsHosts;

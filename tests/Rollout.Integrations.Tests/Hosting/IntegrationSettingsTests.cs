@@ -59,6 +59,27 @@ public sealed class IntegrationSettingsTests
     }
 
     [TestMethod]
+    [DataRow(null, null, false)]
+    [DataRow(null, "True", true)]
+    [DataRow("false", "True", false)]
+    [DataRow("true", null, true)]
+    public void From_TrustAppServiceAuthentication_FollowsTheSettingElseThePlatform(string? setting, string? platform, bool expected)
+    {
+        var settings = new List<(string, string)>();
+        if (setting is not null)
+        {
+            settings.Add(("Approvals:TrustAppServiceAuthentication", setting));
+        }
+
+        if (platform is not null)
+        {
+            settings.Add(("WEBSITE_AUTH_ENABLED", platform));
+        }
+
+        Assert.AreEqual(expected, From([.. settings]).TrustAppServiceAuthentication);
+    }
+
+    [TestMethod]
     public void From_NoSigningKeyAndNoDataDirectory_HasNoKey()
     {
         Assert.IsNull(From().SigningKey);

@@ -106,6 +106,7 @@ public sealed class ApprovalLinkTests
         using var anonymous = await PostFormAsync(host, $"api/approvals/{token}", "x");
         using var mallory = await PostFormAsync(host, $"api/approvals/{token}", "x", principal: "mallory@contoso.com");
         Assert.AreEqual(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        StringAssert.Contains(await anonymous.Content.ReadAsStringAsync(), $"<a href=\"/.auth/login/aad?post_login_redirect_uri=%2Fapi%2Fapprovals%2F{Uri.EscapeDataString(token).Replace("%", "%25", StringComparison.Ordinal)}");
         Assert.AreEqual(HttpStatusCode.Forbidden, mallory.StatusCode, "the principal, not the link's addressee, must be an approver");
 
         using var alex = await PostFormAsync(host, $"api/approvals/{token}", "ok", principal: "Alex@Contoso.com");
