@@ -47,7 +47,7 @@ param teamsChannels object = {}
 @secure()
 param approvalSigningKey string = ''
 
-@description('Take the approver from App Service authentication (X-MS-CLIENT-PRINCIPAL-NAME): set true only when authentication is configured in front of the app.')
+@description('Force taking the approver from App Service authentication (X-MS-CLIENT-PRINCIPAL-NAME). False leaves it to the platform: on when WEBSITE_AUTH_ENABLED is True.')
 param approvalsTrustAppServiceAuthentication bool = false
 
 @description('Hosts an Azure DevOps callback gate\'s PlanUrl may name (Rollout posts the job token there); add an Azure DevOps Server host if you use one.')
@@ -212,7 +212,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Rollout__CommandWaitSeconds: '10'
     Rollout__FlagRefreshSeconds: '5'
     Approvals__SigningKey: empty(approvalSigningKey) ? '' : '@Microsoft.KeyVault(VaultName=${vault.name};SecretName=approval-signing-key)'
-    Approvals__TrustAppServiceAuthentication: string(approvalsTrustAppServiceAuthentication)
+    Approvals__TrustAppServiceAuthentication: approvalsTrustAppServiceAuthentication ? 'true' : ''
     Approvals__LinkLifetime: '72h'
     AzureDevOps__AllowedHosts: azureDevOpsAllowedHosts
   })
