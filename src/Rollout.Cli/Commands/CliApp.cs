@@ -116,7 +116,13 @@ internal static class CliApp
             try
             {
                 app = LocalHost.Build(new LocalHostOptions(p.GetValue(urls)!, dataDirectory, apiKey, p.GetValue(demoMetrics), Store: storeKind, StoreConnection: storeConnection));
-                await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
+                await LocalHost.InitializeAsync(app, ct);
+            }
+            catch (InvalidOperationException ex) when (ex.Message.StartsWith("setting ", StringComparison.Ordinal))
+            {
+                // A bad integration setting (a Teams URL, a link lifetime...): named, never its value.
+                await error.WriteLineAsync($"error: {ex.Message}");
+                return ExitCodes.InvalidInput;
             }
             catch (Exception ex) when (ex is FormatException or NotSupportedException)
             {

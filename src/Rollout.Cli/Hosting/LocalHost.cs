@@ -76,6 +76,8 @@ internal static class LocalHost
         Integrations.IntegrationServices.Add(services, builder.Configuration, options.DataDirectory, Path.Combine(options.DataDirectory, DatabaseFile), options.Deliveries);
 
         var app = builder.Build();
+        // Links in cards point at the listening address unless Rollout:PublicUrl says otherwise, however the app is run.
+        app.Lifetime.ApplicationStarted.Register(() => Integrations.IntegrationServices.Started(app.Services, ListeningAddress(app)));
         Api.Map(app, options.ApiKey);
         DashboardEndpoints.Map(app);
         if (options.DemoMetrics)
@@ -90,13 +92,25 @@ internal static class LocalHost
     public static async Task<(WebApplication App, Uri Address)> StartAsync(LocalHostOptions options, CancellationToken ct)
     {
         var app = Build(options);
+        await InitializeAsync(app, ct);
+        await app.StartAsync(ct);
+        return (app, ListeningAddress(app));
+    }
+
+    /// <summary>
+    /// Prepares a built host before it listens: the rollout store (and commands left pending), then the integration
+    /// store (outbox, gate waiters, used approval links). Throws <see cref="InvalidOperationException"/> naming a bad setting.
+    /// </summary>
+    public static async Task InitializeAsync(WebApplication app, CancellationToken ct)
+    {
         await app.Services.GetRequiredService<RolloutRuntime>().InitializeAsync(ct);
         await Integrations.IntegrationServices.InitializeAsync(app.Services, ct);
-        await app.StartAsync(ct);
+    }
+
+    private static Uri ListeningAddress(WebApplication app)
+    {
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var uri = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-        Integrations.IntegrationServices.Started(app.Services, uri);
-        return (app, uri);
+        return new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
     }
 
     /// <summary>The API key: <c>ROLLOUT_API_KEY</c>, else the one stored under the data directory, else a new one stored there.</summary>

@@ -11,12 +11,16 @@ internal sealed class ServeProcess : IDisposable
     private readonly StringBuilder log = new();
     private Process? process;
 
-    public ServeProcess(string dataDirectory, string apiKey)
+    public ServeProcess(string dataDirectory, string apiKey, IReadOnlyDictionary<string, string>? environment = null)
     {
         DataDirectory = dataDirectory;
         ApiKey = apiKey;
+        Environment = environment ?? new Dictionary<string, string>();
         Port = FreePort();
     }
+
+    /// <summary>Extra environment variables of the process (settings, e.g. <c>Notifications__Teams__ops</c>).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; }
 
     public string DataDirectory { get; }
 
@@ -51,6 +55,11 @@ internal sealed class ServeProcess : IDisposable
         }
 
         info.Environment["ROLLOUT_API_KEY"] = ApiKey;
+        foreach (var (name, value) in Environment)
+        {
+            info.Environment[name] = value;
+        }
+
         process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
