@@ -215,6 +215,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Approvals__TrustAppServiceAuthentication: approvalsTrustAppServiceAuthentication ? 'true' : ''
     Approvals__LinkLifetime: '72h'
     AzureDevOps__AllowedHosts: azureDevOpsAllowedHosts
+    Outbox__RetentionDays: '30'
   })
   dependsOn: [blobRole, queueRole, tableRole, secretsRole, webhookSecret, signingSecret, teamsSecrets, approvalSecret]
 }

@@ -59,6 +59,9 @@ public static class RolloutSettings
     /// <summary>The base URL people reach the app at (links in cards); default <c>https://</c> and the platform's host name.</summary>
     public const string PublicUrl = "Rollout:PublicUrl";
 
+    /// <summary>Days finished deliveries, resolved gate waiters and consumed approval nonces are kept before the daily prune removes them (default 30).</summary>
+    public const string OutboxRetentionDays = "Outbox:RetentionDays";
+
     /// <summary>Read by the Functions host and the Durable extension, not by the app's code.</summary>
     public static ImmutableArray<string> HostSettings { get; } =
         ["AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "ROLLOUT_TASK_HUB", "APPLICATIONINSIGHTS_CONNECTION_STRING"];
@@ -68,5 +71,6 @@ public static class RolloutSettings
         [
             StoreTableEndpoint, StoreConnection, StoreTablePrefix, NotifyWebhookUrl, NotifySigningKey, CommandWaitSeconds, FlagRefreshSeconds,
             TeamsChannelExample, AppConfigurationExample, ApprovalSigningKey, ApprovalTrustAppServiceAuthentication, ApprovalLinkLifetime, PublicUrl, AzureDevOpsAllowedHosts,
+            OutboxRetentionDays,
         ];
 }

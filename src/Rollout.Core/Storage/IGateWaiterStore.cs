@@ -72,8 +72,53 @@ public interface IApprovalNonceStore
     Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken);
 }
 
+/// <summary>What one <see cref="IIntegrationStore.PruneAsync"/> call removed, per kind.</summary>
+/// <param name="Deliveries">Delivered, superseded and failed deliveries removed (with their index rows).</param>
+/// <param name="GateWaiters">Resolved gate waiters removed.</param>
+/// <param name="Nonces">Consumed approval-link nonces removed.</param>
+/// <param name="More">
+/// True when a kind reached the call's limit: more of it may be prunable, call again.
+/// </param>
+public readonly record struct PruneResult(int Deliveries, int GateWaiters, int Nonces, bool More = false)
+{
+    /// <summary>Everything removed.</summary>
+    public int Total => Deliveries + GateWaiters + Nonces;
+}
+
 /// <summary>
 /// The three integration ports in one store, as both hosts keep them (SQLite locally, Table Storage on Azure): the
 /// delivery outbox, the gate waiters and the used approval links.
 /// </summary>
-public interface IIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore;
+public interface IIntegrationStore : IDeliveryStore, IGateWaiterStore, IApprovalNonceStore
+{
+    /// <summary>
+    /// Removes what can no longer matter, at most <paramref name="max"/> rows of each kind per call
+    /// (<see cref="PruneResult.More"/> says when to call again):
+    /// <list type="bullet">
+    /// <item>final deliveries (<see cref="DeliveryStatus.Delivered"/>, <see cref="DeliveryStatus.Superseded"/>,
+    /// <see cref="DeliveryStatus.Failed"/>) whose <see cref="Delivery.CompletedAt"/> is before
+    /// <paramref name="completedBefore"/>, with whatever indexes them; a pending delivery is never removed;</item>
+    /// <item><see cref="GateWaiterStatus.Resolved"/> gate waiters whose <see cref="GateWaiter.ResolvedAt"/> is before
+    /// <paramref name="completedBefore"/>; a waiting one is never removed;</item>
+    /// <item>approval-link nonces consumed before <paramref name="noncesConsumedBefore"/>.</item>
+    /// </list>
+    /// A row changed while it is pruned stays (the change wins). The ids removed are forgotten: enqueueing, registering
+    /// or consuming one of them again later is new (true, a new waiter, true), which is why hosts prune only what is
+    /// old enough never to be composed again (see the hosts' retention, <c>Outbox:RetentionDays</c>).
+    /// </summary>
+    /// <remarks>
+    /// <paramref name="noncesConsumedBefore"/> must be at least the approval links' lifetime
+    /// (<c>Approvals:LinkLifetime</c>) before now: a link expires that long after it was issued, and its nonce is
+    /// consumed after it was issued, so a nonce consumed more than a lifetime ago can only belong to an expired link,
+    /// which is refused as expired before its nonce is looked at. A younger nonce must stay, or its link could be
+    /// used twice.
+    /// <para>One operation for the three ports rather than one per port: hosts run it as one maintenance step over the
+    /// one store they keep, with one retention for deliveries and waiters.</para>
+    /// </remarks>
+    /// <param name="completedBefore">Deliveries completed and waiters resolved before this instant go.</param>
+    /// <param name="noncesConsumedBefore">Nonces consumed before this instant go (at least a link lifetime ago).</param>
+    /// <param name="max">The most rows of each kind to remove in this call.</param>
+    /// <param name="cancellationToken">Stops between rows; what was removed stays removed.</param>
+    /// <returns>How many of each kind were removed, and whether to call again.</returns>
+    Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken);
+}

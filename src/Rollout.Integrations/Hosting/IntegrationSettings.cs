@@ -20,6 +20,8 @@ namespace Rollout.Integrations.Hosting;
 /// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
 /// <item><c>AzureDevOps:AllowedHosts</c>: the hosts a callback gate's <c>PlanUrl</c> may name (comma-separated, <c>*.</c> for
 /// subdomains); default <see cref="DefaultAzureDevOpsHosts"/>. Rollout posts the job's token there, so nowhere else.</item>
+/// <item><c>Outbox:RetentionDays</c>: how many days finished deliveries, resolved gate waiters and consumed approval
+/// nonces are kept before the host prunes them (a whole number, at least 1; default 30).</item>
 /// </list>
 /// Secrets (webhook URLs, connection strings, the signing key) are never logged, stored in plans or the audit trail.
 /// The local host and the Functions app read the same settings with this one class.
@@ -28,6 +30,12 @@ public sealed class IntegrationSettings
 {
     /// <summary>Azure DevOps Services: <c>dev.azure.com</c>, its subdomains (<c>vsrm.dev.azure.com</c>) and <c>*.visualstudio.com</c>.</summary>
     public static readonly ImmutableArray<string> DefaultAzureDevOpsHosts = ["dev.azure.com", "*.dev.azure.com", "*.visualstudio.com"];
+
+    /// <summary>Days finished outbox rows are kept when <c>Outbox:RetentionDays</c> is not set.</summary>
+    public const int DefaultOutboxRetentionDays = 30;
+
+    /// <summary>The longest <c>Outbox:RetentionDays</c> (ten years).</summary>
+    public const int MaxOutboxRetentionDays = 3650;
 
     /// <summary>The file under the local host's data directory that holds a generated signing key.</summary>
     public const string SigningKeyFile = "approval-key";
@@ -40,8 +48,10 @@ public sealed class IntegrationSettings
         TimeSpan linkLifetime,
         Uri? publicUrl,
         ImmutableArray<string> azureDevOpsHosts,
-        bool azureDevOpsHostsConfigured)
+        bool azureDevOpsHostsConfigured,
+        TimeSpan outboxRetention)
     {
+        OutboxRetention = outboxRetention;
         AzureDevOpsHosts = azureDevOpsHosts;
         AzureDevOpsHostsConfigured = azureDevOpsHostsConfigured;
         TeamsChannels = teamsChannels;
@@ -72,6 +82,12 @@ public sealed class IntegrationSettings
 
     /// <summary>True when <see cref="AzureDevOpsHosts"/> came from the setting (then plain http is allowed to them too).</summary>
     public bool AzureDevOpsHostsConfigured { get; }
+
+    /// <summary>
+    /// How long finished deliveries and resolved gate waiters are kept (<c>Outbox:RetentionDays</c>); consumed approval
+    /// nonces are kept at least that long, and longer than <see cref="LinkLifetime"/> (<see cref="Outbox.OutboxRetention"/>).
+    /// </summary>
+    public TimeSpan OutboxRetention { get; }
 
     /// <summary>The base URL people reach this host at; the local host fills it in with its address once listening.</summary>
     public Uri? PublicUrl { get; set; }
@@ -125,9 +141,16 @@ public sealed class IntegrationSettings
             throw new InvalidOperationException("setting AzureDevOps:AllowedHosts must list host names separated by commas, e.g. dev.azure.com,*.visualstudio.com (a leading '*.' allows subdomains)");
         }
 
+        var retentionDays = DefaultOutboxRetentionDays;
+        if (configuration["Outbox:RetentionDays"] is { Length: > 0 } retentionText
+            && (!int.TryParse(retentionText.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out retentionDays) || retentionDays < 1 || retentionDays > MaxOutboxRetentionDays))
+        {
+            throw new InvalidOperationException($"setting Outbox:RetentionDays must be a whole number of days from 1 to {MaxOutboxRetentionDays} (default {DefaultOutboxRetentionDays})");
+        }
+
         return new IntegrationSettings(
             channels.ToImmutable(), connections.ToImmutable(), ResolveSigningKey(configuration["Approvals:SigningKey"], dataDirectory), trust, lifetime, publicUrl,
-            hosts, configuration["AzureDevOps:AllowedHosts"] is { Length: > 0 });
+            hosts, configuration["AzureDevOps:AllowedHosts"] is { Length: > 0 }, TimeSpan.FromDays(retentionDays));
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ namespace Rollout.Integrations.Storage;
 /// <summary>
 /// The local host's durable integration state, in the same SQLite file as the rollouts (its own tables): the delivery
 /// outbox (notifications, external exposure, gate callbacks), the Azure DevOps gate waiters and the consumed nonces of
-/// approval links. Every insert is keyed by its dedupe id, so a retried or replayed insert keeps one row.
+/// approval links. Every insert is keyed by its dedupe id, so a retried or replayed insert keeps one row. Finished rows
+/// stay until <see cref="PruneAsync"/> removes those older than the host's retention.
 /// </summary>
 public sealed class SqliteIntegrationStore : IIntegrationStore
 {
@@ -40,6 +41,7 @@ public sealed class SqliteIntegrationStore : IIntegrationStore
                 completed_at INTEGER NULL) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS ix_deliveries_due ON deliveries(next_attempt_at) WHERE status = 'Pending';
             CREATE INDEX IF NOT EXISTS ix_deliveries_rollout ON deliveries(rollout_id, created_at);
+            CREATE INDEX IF NOT EXISTS ix_deliveries_completed ON deliveries(completed_at) WHERE status IN ('Delivered', 'Superseded', 'Failed');
             CREATE TABLE IF NOT EXISTS gate_waiters (
                 id TEXT PRIMARY KEY,
                 rollout_id TEXT NOT NULL,
@@ -159,6 +161,36 @@ public sealed class SqliteIntegrationStore : IIntegrationStore
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = Sqlite.Command(connection, null, "SELECT 1 FROM approval_nonces WHERE nonce = $nonce", ("$nonce", nonce));
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Three bounded deletes, each one statement (atomic: a row is deleted only as the statement sees it, final or
+    /// resolved) and its own short transaction, so a checkpoint of the scheduler never waits long behind one: final
+    /// deliveries, found by a partial index on the completion time of final rows; resolved waiters and old nonces,
+    /// small tables, scanned.
+    /// </remarks>
+    public async Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken)
+    {
+        if (max <= 0)
+        {
+            return default;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        var deliveries = await Sqlite.ExecuteAsync(connection, null, """
+            DELETE FROM deliveries WHERE id IN (
+                SELECT id FROM deliveries WHERE status IN ('Delivered', 'Superseded', 'Failed') AND completed_at < $before ORDER BY completed_at LIMIT $max)
+            """, cancellationToken, ("$before", Ms(completedBefore)), ("$max", max));
+        var waiters = await Sqlite.ExecuteAsync(connection, null, """
+            DELETE FROM gate_waiters WHERE id IN (
+                SELECT id FROM gate_waiters WHERE status = 'Resolved' AND resolved_at < $before ORDER BY resolved_at LIMIT $max)
+            """, cancellationToken, ("$before", Ms(completedBefore)), ("$max", max));
+        var nonces = await Sqlite.ExecuteAsync(connection, null, """
+            DELETE FROM approval_nonces WHERE nonce IN (
+                SELECT nonce FROM approval_nonces WHERE consumed_at < $before ORDER BY consumed_at LIMIT $max)
+            """, cancellationToken, ("$before", Ms(noncesConsumedBefore)), ("$max", max));
+        return new PruneResult(deliveries, waiters, nonces, deliveries >= max || waiters >= max || nonces >= max);
     }
 
     private static async Task<IReadOnlyList<Delivery>> ReadDeliveriesAsync(SqliteConnection connection, string sql, CancellationToken ct, params (string, object?)[] parameters)

@@ -78,7 +78,7 @@ internal sealed class FunctionsRig : IAsyncDisposable
             Clock,
             DeliveryOptions.Default,
             NullLogger<DeliveryWorker>.Instance);
-        Deliveries = new DeliveryFunctions(Store, Outbox, Outbox, Worker, Clock, NullLogger<DeliveryFunctions>.Instance);
+        Deliveries = new DeliveryFunctions(Store, Outbox, Worker, Settings, Clock, NullLogger<DeliveryFunctions>.Instance);
         Handlers = new()
         {
             [nameof(RolloutActivities.EvaluateCriteria)] = async json => Serialize(await Activities.EvaluateCriteria(Deserialize<EvaluateRequest>(json), CancellationToken.None)),
@@ -167,6 +167,9 @@ internal sealed class FunctionsRig : IAsyncDisposable
 
     /// <summary>One run of the delivery timer.</summary>
     public Task DeliverAsync() => Deliveries.DeliverOutbox(new TimerInfo(), CancellationToken.None);
+
+    /// <summary>One run of the daily prune timer.</summary>
+    public Task PruneAsync() => Deliveries.PruneOutbox(new TimerInfo(), CancellationToken.None);
 
     public static RolloutPlan Plan(string json)
     {

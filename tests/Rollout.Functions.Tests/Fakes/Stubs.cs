@@ -140,4 +140,7 @@ internal sealed class FlakyOutbox(IIntegrationStore inner) : IIntegrationStore
         inner.TryConsumeAsync(nonce, rolloutId, approver, at, cancellationToken);
 
     public Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken) => inner.IsConsumedAsync(nonce, cancellationToken);
+
+    public Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken) =>
+        inner.PruneAsync(completedBefore, noncesConsumedBefore, max, cancellationToken);
 }

@@ -100,6 +100,22 @@ public sealed class FunctionDeclarationTests
         Assert.IsFalse(timer.RunOnStartup);
     }
 
+    [TestMethod]
+    public void PruneOutbox_Timer_FiresDailyAt031700()
+    {
+        var method = typeof(DeliveryFunctions).GetMethod(nameof(DeliveryFunctions.PruneOutbox))!;
+        var timer = method.GetParameters()[0].GetCustomAttribute<TimerTriggerAttribute>();
+
+        Assert.AreEqual(nameof(DeliveryFunctions.PruneOutbox), method.GetCustomAttribute<FunctionAttribute>()?.Name);
+        Assert.IsNotNull(timer);
+        Assert.AreEqual("0 17 3 * * *", timer.Schedule, "seconds, minutes, hours: 03:17:00 every day");
+        Assert.IsFalse(timer.RunOnStartup, "a restart does not scan the tables");
+        Assert.IsTrue(timer.UseMonitor, "a missed day is run when the app is back");
+        CollectionAssert.AreEquivalent(
+            new[] { nameof(DeliveryFunctions.DeliverOutbox), nameof(DeliveryFunctions.PruneOutbox) },
+            typeof(DeliveryFunctions).GetMethods().Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null).Select(m => m.Name).ToArray());
+    }
+
     private static IEnumerable<(MethodInfo Method, HttpTriggerAttribute Trigger)> Triggers() =>
         new[] { typeof(RolloutApi), typeof(IntegrationApi) }.SelectMany(t => t.GetMethods())
             .Where(m => m.GetCustomAttribute<FunctionAttribute>() is not null)

@@ -210,6 +210,46 @@ public sealed class IntegrationTests
     }
 
     [TestMethod]
+    public async Task PruneOutbox_AfterTheRetention_RemovesDeliveredCardsAndUsedNoncesAndKeepsPendingDeliveries()
+    {
+        await using var teams = await PeerFixture.StartAsync();
+        teams.Fallback = new PeerReply(202);
+        await using var rig = await FunctionsRig.CreateAsync(null, TeamsSettings(teams));
+        var harness = await rig.StartAsync(WithNotify(TestPlans.WithApproval("pruned")));
+        var id = harness.InstanceId;
+        await harness.RunUntilAsync(h => h.Checkpoint.State.Status == RolloutStatus.AwaitingApproval);
+        await rig.DeliverAsync();
+        await rig.DeliverAsync();
+        var token = ApprovalUrl(CardOf(teams.Requests.Single(r => r.Body.Contains("Action.OpenUrl", StringComparison.Ordinal))))!.Split('/')[^1];
+        var nonce = Rollout.Core.Approvals.ApprovalToken.Verify(token, rig.Settings.SigningKey, rig.Clock.Now).Token!.Nonce;
+        Assert.AreEqual(200, (await PostFormAsync(rig, token, "ship it")).Status);
+        await rig.Outbox.EnqueueAsync(new Delivery("exposure:later", DeliveryKind.Notification, id, "release-ops", "{}", rig.Clock.Now, rig.Clock.Now.AddDays(90)), None);
+        var before = await rig.Outbox.ListAsync(id, None);
+        var delivered = before.Where(d => d.Status == DeliveryStatus.Delivered).Select(d => d.Id).ToArray();
+        var pending = before.Where(d => d.Status == DeliveryStatus.Pending).Select(d => d.Id).ToArray();
+        Assert.HasCount(2, delivered, "the stage-entered and approval cards");
+        Assert.Contains("exposure:later", pending);
+        Assert.IsTrue(await rig.Outbox.IsConsumedAsync(nonce, None));
+
+        rig.Clock.Now += TimeSpan.FromDays(29);
+        await rig.PruneAsync();
+
+        Assert.AreSequenceEqual(before.Select(d => d.Id).ToArray(), (await rig.Outbox.ListAsync(id, None)).Select(d => d.Id).ToArray(), "younger than Outbox:RetentionDays (30)");
+        Assert.IsTrue(await rig.Outbox.IsConsumedAsync(nonce, None));
+
+        rig.Clock.Now += TimeSpan.FromDays(2);
+        await rig.PruneAsync();
+
+        var after = await rig.Outbox.ListAsync(id, None);
+        Assert.AreSequenceEqual(pending, after.Select(d => d.Id).ToArray(), "the delivered cards went, the pending deliveries stayed");
+        Assert.IsTrue(after.All(d => d.Status == DeliveryStatus.Pending));
+        Assert.IsFalse(await rig.Outbox.IsConsumedAsync(nonce, None), "the used nonce went too");
+        var replay = await PostFormAsync(rig, token, "again");
+        Assert.AreEqual(410, replay.Status, "its link expired long before: a replay is refused as expired");
+        Assert.AreEqual(1, (await rig.AuditAsync(id)).Count(a => a.Type == AuditType.Approved));
+    }
+
+    [TestMethod]
     public async Task ApprovalLink_WithoutASigningKey_CardsHaveNoLinksAndThePageSaysSo()
     {
         await using var teams = await PeerFixture.StartAsync();

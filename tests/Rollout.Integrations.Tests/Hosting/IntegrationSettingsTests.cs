@@ -80,6 +80,42 @@ public sealed class IntegrationSettingsTests
     }
 
     [TestMethod]
+    public void From_OutboxRetentionDays_DefaultsTo30AndReadsWholeDays()
+    {
+        Assert.AreEqual(TimeSpan.FromDays(30), From().OutboxRetention);
+        Assert.AreEqual(TimeSpan.FromDays(7), From(("Outbox:RetentionDays", "7")).OutboxRetention);
+        Assert.AreEqual(TimeSpan.FromDays(1), From(("Outbox:RetentionDays", " 1 ")).OutboxRetention);
+    }
+
+    [TestMethod]
+    [DataRow("0")]
+    [DataRow("-3")]
+    [DataRow("1.5")]
+    [DataRow("30d")]
+    [DataRow("3651")]
+    [DataRow("99999999999")]
+    public void From_BadOutboxRetentionDays_ThrowsNamingTheSetting(string value)
+    {
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => From(("Outbox:RetentionDays", value)));
+
+        StringAssert.Contains(error.Message, "Outbox:RetentionDays");
+    }
+
+    [TestMethod]
+    public void OutboxRetention_Cutoffs_KeepNoncesAtLeastALinkLifetime()
+    {
+        var now = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+        var defaults = From();
+        var shortRetention = From(("Outbox:RetentionDays", "1"), ("Approvals:LinkLifetime", "72h"));
+
+        Assert.AreEqual(now.AddDays(-30), Outbox.OutboxRetention.CompletedBefore(defaults, now));
+        Assert.AreEqual(now.AddDays(-30), Outbox.OutboxRetention.NoncesConsumedBefore(defaults, now));
+        Assert.AreEqual(now.AddDays(-30), Outbox.OutboxRetention.ComposeHorizon(defaults, now));
+        Assert.AreEqual(now.AddDays(-1), Outbox.OutboxRetention.CompletedBefore(shortRetention, now));
+        Assert.AreEqual(now.AddHours(-73), Outbox.OutboxRetention.NoncesConsumedBefore(shortRetention, now), "a nonce outlives its link, whatever the retention");
+    }
+
+    [TestMethod]
     public void From_NoSigningKeyAndNoDataDirectory_HasNoKey()
     {
         Assert.IsNull(From().SigningKey);

@@ -3,12 +3,19 @@ using Rollout.Core.Storage;
 
 namespace Rollout.Integrations.Tests.Storage;
 
-/// <summary>The three integration ports one store implements: the delivery outbox, gate waiters and approval nonces.</summary>
-public sealed record IntegrationStores(IDeliveryStore Deliveries, IGateWaiterStore Waiters, IApprovalNonceStore Nonces);
+/// <summary>The three integration ports one store implements (the delivery outbox, gate waiters and approval nonces), and its prune.</summary>
+public sealed record IntegrationStores(IIntegrationStore Store)
+{
+    public IDeliveryStore Deliveries => Store;
+
+    public IGateWaiterStore Waiters => Store;
+
+    public IApprovalNonceStore Nonces => Store;
+}
 
 /// <summary>
 /// What every store of <see cref="IDeliveryStore"/>, <see cref="IGateWaiterStore"/> and <see cref="IApprovalNonceStore"/>
-/// must do. A store runs this contract by subclassing with a <see cref="CreateStoresAsync"/> that returns a fresh, empty
+/// (with <see cref="IIntegrationStore.PruneAsync"/>) must do. A store runs this contract by subclassing with a <see cref="CreateStoresAsync"/> that returns a fresh, empty
 /// store (and a cleanup that removes it).
 /// </summary>
 public abstract class IntegrationStoreContractTests
@@ -37,6 +44,8 @@ public abstract class IntegrationStoreContractTests
     protected IGateWaiterStore Waiters => Stores.Waiters;
 
     protected IApprovalNonceStore Nonces => Stores.Nonces;
+
+    protected IIntegrationStore Store => Stores.Store;
 
     protected CancellationToken Ct => TestContext.CancellationToken;
 
@@ -658,6 +667,141 @@ public abstract class IntegrationStoreContractTests
         }
 
         Assert.IsFalse(await Nonces.IsConsumedAsync(new string('x', 600) + "/tale", Ct));
+    }
+
+    // ---- prune -----------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task PruneAsync_FinalDeliveriesCompletedBeforeTheCutoff_RemovesThemAndKeepsPendingAndNewerOnes()
+    {
+        var cutoff = T0.AddDays(30);
+        await Deliveries.EnqueueAsync(Pending("old-delivered", created: T0), Ct);
+        await Deliveries.EnqueueAsync(Pending("old-superseded", created: T0.AddSeconds(1)), Ct);
+        await Deliveries.EnqueueAsync(Pending("old-failed", "r2", created: T0.AddSeconds(2)), Ct);
+        await Deliveries.EnqueueAsync(Pending("at-cutoff", created: T0.AddSeconds(3)), Ct);
+        await Deliveries.EnqueueAsync(Pending("new-delivered", created: T0.AddSeconds(4)), Ct);
+        await Deliveries.EnqueueAsync(Pending("old-pending", created: T0.AddSeconds(5)), Ct);
+        await Deliveries.EnqueueAsync(Pending("old-retrying", "r2", created: T0.AddSeconds(6)), Ct);
+        await Deliveries.CompleteAsync("old-delivered", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+        await Deliveries.CompleteAsync("old-superseded", DeliveryStatus.Superseded, 1, null, T0.AddMinutes(1), Ct);
+        await Deliveries.CompleteAsync("old-failed", DeliveryStatus.Failed, 12, "gave up", T0.AddDays(2), Ct);
+        await Deliveries.CompleteAsync("at-cutoff", DeliveryStatus.Delivered, 1, null, cutoff, Ct);
+        await Deliveries.CompleteAsync("new-delivered", DeliveryStatus.Delivered, 1, null, cutoff.AddDays(1), Ct);
+        await Deliveries.RetryLaterAsync("old-retrying", 3, T0.AddDays(60), "503", Ct);
+
+        var pruned = await Store.PruneAsync(cutoff, cutoff, 100, Ct);
+
+        Assert.AreEqual(new PruneResult(3, 0, 0, More: false), pruned);
+        Assert.AreSequenceEqual(new[] { "at-cutoff", "new-delivered", "old-pending" }, (await Deliveries.ListAsync("r1", Ct)).Select(d => d.Id).ToArray());
+        Assert.AreEqual("old-retrying", Assert.ContainsSingle(await Deliveries.ListAsync("r2", Ct)).Id);
+        Assert.AreSequenceEqual(new[] { "old-pending", "old-retrying" }, (await Deliveries.DueAsync(T0.AddDays(90), 10, Ct)).Select(d => d.Id).ToArray());
+        Assert.AreEqual(default, await Store.PruneAsync(cutoff, cutoff, 100, Ct), "nothing more to prune");
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_ResolvedWaitersResolvedBeforeTheCutoff_RemovesOnlyThem()
+    {
+        await Waiters.RegisterAsync(Waiter("old-resolved", created: T0), Ct);
+        await Waiters.RegisterAsync(Waiter("new-resolved", created: T0.AddSeconds(1)), Ct);
+        await Waiters.RegisterAsync(Waiter("old-waiting", created: T0.AddSeconds(2)), Ct);
+        await Waiters.RegisterAsync(Waiter("new-waiting", "r2", created: T0.AddDays(20)), Ct);
+        await Waiters.ResolveAsync("old-resolved", "succeeded", T0.AddDays(1), Ct);
+        await Waiters.ResolveAsync("new-resolved", "failed", T0.AddDays(40), Ct);
+
+        var pruned = await Store.PruneAsync(T0.AddDays(30), T0.AddDays(30), 100, Ct);
+
+        Assert.AreEqual(new PruneResult(0, 1, 0), pruned);
+        Assert.AreSequenceEqual(new[] { "old-waiting", "new-waiting" }, (await Waiters.WaitingAsync(Ct)).Select(w => w.Id).ToArray());
+        Assert.AreEqual(GateWaiterStatus.Resolved, (await Waiters.RegisterAsync(Waiter("new-resolved"), Ct)).Status, "a newer resolved waiter stays");
+        Assert.AreEqual(
+            Waiter("old-resolved", created: T0.AddDays(31)),
+            await Waiters.RegisterAsync(Waiter("old-resolved", created: T0.AddDays(31)), Ct),
+            "a pruned waiter is forgotten: registered again, it is a new waiter");
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_NoncesConsumedBeforeTheirCutoff_RemovesOnlyThemWhateverTheOtherCutoff()
+    {
+        await Nonces.TryConsumeAsync("old", "r1", "alice@contoso.com", T0, Ct);
+        await Nonces.TryConsumeAsync("at-cutoff", "r1", "alice@contoso.com", T0.AddDays(3), Ct);
+        await Nonces.TryConsumeAsync("new", "r1", "alice@contoso.com", T0.AddDays(5), Ct);
+
+        var pruned = await Store.PruneAsync(T0.AddDays(30), T0.AddDays(3), 100, Ct);
+
+        Assert.AreEqual(new PruneResult(0, 0, 1), pruned);
+        Assert.IsFalse(await Nonces.IsConsumedAsync("old", Ct));
+        Assert.IsTrue(await Nonces.IsConsumedAsync("at-cutoff", Ct));
+        Assert.IsTrue(await Nonces.IsConsumedAsync("new", Ct));
+        Assert.IsFalse(await Nonces.TryConsumeAsync("new", "r1", "alice@contoso.com", T0.AddDays(6), Ct));
+        Assert.IsTrue(await Nonces.TryConsumeAsync("old", "r1", "alice@contoso.com", T0.AddDays(6), Ct), "a pruned nonce is forgotten (its link expired long ago)");
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_MoreThanMax_RemovesMaxOfEachKindPerCallAndSaysMore()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await Deliveries.EnqueueAsync(Pending($"d{i}", created: T0.AddSeconds(i)), Ct);
+            await Deliveries.CompleteAsync($"d{i}", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(i), Ct);
+            await Waiters.RegisterAsync(Waiter($"w{i}", created: T0.AddSeconds(i)), Ct);
+            await Waiters.ResolveAsync($"w{i}", "succeeded", T0.AddMinutes(i), Ct);
+            await Nonces.TryConsumeAsync($"n{i}", "r1", "alice@contoso.com", T0.AddMinutes(i), Ct);
+        }
+
+        var first = await Store.PruneAsync(T0.AddDays(1), T0.AddDays(1), 2, Ct);
+        var second = await Store.PruneAsync(T0.AddDays(1), T0.AddDays(1), 2, Ct);
+        var third = await Store.PruneAsync(T0.AddDays(1), T0.AddDays(1), 2, Ct);
+
+        Assert.AreEqual(new PruneResult(2, 2, 2, More: true), first);
+        Assert.AreEqual(new PruneResult(1, 1, 1, More: false), second);
+        Assert.AreEqual(default, third);
+        Assert.IsEmpty(await Deliveries.ListAsync("r1", Ct));
+        Assert.AreEqual(default, await Store.PruneAsync(T0.AddDays(1), T0.AddDays(1), 0, Ct), "max 0 removes nothing");
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_PrunedDeliveryEnqueuedAgain_IsANewPendingDelivery()
+    {
+        // Why hosts never compose deliveries for audit entries older than the retention: the id is forgotten.
+        await Deliveries.EnqueueAsync(Pending("notify:r1:3:teams"), Ct);
+        await Deliveries.CompleteAsync("notify:r1:3:teams", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+        await Store.PruneAsync(T0.AddDays(31), T0.AddDays(31), 100, Ct);
+
+        Assert.IsTrue(await Deliveries.EnqueueAsync(Pending("notify:r1:3:teams", created: T0.AddDays(31)), Ct));
+
+        var again = Assert.ContainsSingle(await Deliveries.ListAsync("r1", Ct));
+        Assert.AreEqual(Pending("notify:r1:3:teams", created: T0.AddDays(31)), again);
+        Assert.AreEqual(again, Assert.ContainsSingle(await Deliveries.DueAsync(T0.AddDays(31), 10, Ct)));
+        Assert.IsFalse(await Deliveries.EnqueueAsync(Pending("notify:r1:3:teams"), Ct), "and is deduplicated as before");
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_IdsWithReservedCharacters_RemovesEachFromItsRollout()
+    {
+        for (var i = 0; i < AwkwardIds.Length; i++)
+        {
+            await Deliveries.EnqueueAsync(Pending(AwkwardIds[i], AwkwardIds[(i + 1) % AwkwardIds.Length], T0.AddSeconds(i)), Ct);
+            await Deliveries.CompleteAsync(AwkwardIds[i], DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+            await Waiters.RegisterAsync(Waiter(AwkwardIds[i], AwkwardIds[i], created: T0.AddSeconds(i)), Ct);
+            await Waiters.ResolveAsync(AwkwardIds[i], "succeeded", T0.AddMinutes(1), Ct);
+            await Nonces.TryConsumeAsync(AwkwardIds[i], "r1", "alice@contoso.com", T0, Ct);
+        }
+
+        var pruned = await Store.PruneAsync(T0.AddDays(1), T0.AddDays(1), 100, Ct);
+
+        Assert.AreEqual(new PruneResult(AwkwardIds.Length, AwkwardIds.Length, AwkwardIds.Length), pruned);
+        foreach (var id in AwkwardIds)
+        {
+            Assert.IsEmpty(await Deliveries.ListAsync(id, Ct), id);
+            Assert.IsFalse(await Nonces.IsConsumedAsync(id, Ct), id);
+            Assert.IsTrue(await Deliveries.EnqueueAsync(Pending(id, id), Ct), id);
+        }
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_EmptyStore_RemovesNothing()
+    {
+        Assert.AreEqual(default, await Store.PruneAsync(T0.AddYears(1), T0.AddYears(1), 100, Ct));
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------

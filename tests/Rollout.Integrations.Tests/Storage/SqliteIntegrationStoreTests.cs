@@ -13,7 +13,7 @@ public sealed class SqliteIntegrationStoreTests : IntegrationStoreContractTests
     {
         path = Path.Combine(Path.GetTempPath(), $"integration-store-tests-{Guid.NewGuid():N}.db");
         var store = new SqliteIntegrationStore(path);
-        return Task.FromResult(new IntegrationStores(store, store, store));
+        return Task.FromResult(new IntegrationStores(store));
     }
 
     protected override Task DeleteStoresAsync()

@@ -27,7 +27,7 @@ public sealed class TableIntegrationStoreTests : IntegrationStoreContractTests
     {
         azurite = await AzuriteFixture.GetAsync(cancellationToken);
         tableStore = TableIntegrationStore.FromConnectionString(azurite.ConnectionString, NewPrefix(), new HttpClientTransport(new HttpClient(recorder)));
-        return new IntegrationStores(tableStore, tableStore, tableStore);
+        return new IntegrationStores(tableStore);
     }
 
     protected override Task DeleteStoresAsync() => tableStore.DeleteTablesAsync(CancellationToken.None);
@@ -135,6 +135,104 @@ public sealed class TableIntegrationStoreTests : IntegrationStoreContractTests
         Assert.IsEmpty(await Waiters.WaitingAsync(Ct));
 
         Assert.IsNull(await tableStore.WaitersTable.GetEntityAsync(TableIntegrationStore.WaitingPartition, "w1", Ct));
+    }
+
+    // ---- prune -----------------------------------------------------------------------------------------------
+
+    [TestMethod]
+    public async Task PruneAsync_EverythingFinished_LeavesNoIndexRowsBehind()
+    {
+        for (var i = 0; i < 6; i++)
+        {
+            await Deliveries.EnqueueAsync(Pending($"d{i}", i % 2 == 0 ? "r1" : "r2", T0.AddSeconds(i)), Ct);
+        }
+
+        await Deliveries.CompleteAsync("d0", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+        await Deliveries.CompleteAsync("d1", DeliveryStatus.Superseded, 1, null, T0.AddMinutes(1), Ct);
+        await Deliveries.RetryLaterAsync("d2", 1, T0.AddMinutes(5), "503", Ct);
+        await Deliveries.CompleteAsync("d2", DeliveryStatus.Failed, 2, "gave up", T0.AddMinutes(6), Ct);
+        await Deliveries.CompleteAsync("d3", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(2), Ct);
+        await Deliveries.RetryLaterAsync("d4", 1, T0.AddDays(90), "503", Ct); // pending, stays
+        await Deliveries.CompleteAsync("d5", DeliveryStatus.Delivered, 1, null, T0.AddDays(40), Ct); // newer, stays
+        await Waiters.RegisterAsync(Waiter("w-resolved"), Ct);
+        await Waiters.ResolveAsync("w-resolved", "succeeded", T0.AddMinutes(1), Ct);
+        await Waiters.RegisterAsync(Waiter("w-waiting"), Ct);
+        // A due row left by a crash between a completion and its index update, long ago.
+        await tableStore.DeliveriesTable.AddEntityAsync(DueRow("d3", T0, T0), Ct);
+        requests.Clear();
+
+        var pruned = await Store.PruneAsync(T0.AddDays(30), T0.AddDays(30), 100, Ct);
+        var sent = requests.ToArray();
+
+        Assert.AreEqual(new PruneResult(4, 1, 0), pruned);
+        var rows = (await tableStore.DeliveriesTable.QueryListAsync(null, ["PartitionKey", "RowKey"], Ct)).Select(r => $"{r.PartitionKey}/{r.RowKey}").ToArray();
+        CollectionAssert.AreEquivalent(
+            new[] { "d4/delivery", "d5/delivery", "|due/d4", "|rollout|r1/d4", "|rollout|r2/d5" },
+            rows,
+            "only the records kept and their index rows");
+        var waiterRows = (await tableStore.WaitersTable.QueryListAsync(null, ["PartitionKey", "RowKey"], Ct)).Select(r => $"{r.PartitionKey}/{r.RowKey}").ToArray();
+        CollectionAssert.AreEquivalent(new[] { "w-waiting/waiter", "|waiting/w-waiting" }, waiterRows);
+        var query = Uri.UnescapeDataString(sent.Single(r => r.Method == HttpMethod.Get && r.Uri.AbsolutePath.EndsWith("deliveries()", StringComparison.Ordinal)).Uri.Query);
+        Assert.Contains("Status eq 'Delivered' or Status eq 'Superseded' or Status eq 'Failed'", query);
+        Assert.Contains($"CompletedAtMs lt {T0.AddDays(30).ToUnixTimeMilliseconds()}L", query);
+        Assert.AreSequenceEqual(new[] { "d4" }, (await Deliveries.ListAsync("r1", Ct)).Select(d => d.Id).ToArray());
+        Assert.AreSequenceEqual(new[] { "d5" }, (await Deliveries.ListAsync("r2", Ct)).Select(d => d.Id).ToArray());
+        Assert.AreEqual("d4", Assert.ContainsSingle(await Deliveries.DueAsync(T0.AddDays(90), 10, Ct)).Id);
+    }
+
+    [TestMethod]
+    public async Task PruneAsync_RecordChangedAfterTheQuery_IsKept()
+    {
+        await Deliveries.EnqueueAsync(Pending("d1"), Ct);
+        await Deliveries.CompleteAsync("d1", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+        await Nonces.TryConsumeAsync("n1", "r1", "alice@contoso.com", T0, Ct);
+        recorder.BeforeSend = async request =>
+        {
+            // Between the query and the delete, someone writes the record: its ETag changes, so the delete is refused (412).
+            if (request.Method == HttpMethod.Delete && Uri.UnescapeDataString(request.RequestUri!.AbsolutePath).Contains("PartitionKey='d1',RowKey='delivery'", StringComparison.Ordinal))
+            {
+                recorder.BeforeSend = null;
+                await tableStore.DeliveriesTable.UpdateEntityAsync(new TableEntity("d1", TableIntegrationStore.DeliveryRow) { ["Touched"] = true }, "*", TableUpdateMode.Merge, Ct);
+            }
+        };
+
+        var pruned = await Store.PruneAsync(T0.AddDays(30), T0.AddDays(30), 100, Ct);
+
+        Assert.IsNull(recorder.BeforeSend, "the delete was attempted");
+        Assert.AreEqual(new PruneResult(0, 0, 1), pruned);
+        Assert.AreEqual(DeliveryStatus.Delivered, Assert.ContainsSingle(await Deliveries.ListAsync("r1", Ct)).Status);
+        Assert.AreEqual(new PruneResult(1, 0, 0), await Store.PruneAsync(T0.AddDays(30), T0.AddDays(30), 100, Ct), "the next prune takes it");
+    }
+
+    [TestMethod]
+    public async Task EnqueueAsync_RolloutRowLeftByAPruneThatDied_IsRefreshedAndListsTheNewDelivery()
+    {
+        await Deliveries.EnqueueAsync(Pending("d1"), Ct);
+        await Deliveries.CompleteAsync("d1", DeliveryStatus.Delivered, 1, null, T0.AddMinutes(1), Ct);
+        // A prune that deleted the record and died before its index rows; the row is as old as the delivery.
+        var listed = await tableStore.DeliveriesTable.GetEntityAsync(TableIntegrationStore.RolloutPartitionPrefix + "r1", "d1", Ct);
+        await tableStore.DeliveriesTable.UpdateEntityAsync(new TableEntity(listed!.PartitionKey, listed.RowKey) { ["DeliveryId"] = "d1" }, listed.RequireETag(), TableUpdateMode.Replace, Ct);
+        await tableStore.DeliveriesTable.DeleteEntityAsync("d1", TableIntegrationStore.DeliveryRow, "*", Ct);
+
+        Assert.IsTrue(await Deliveries.EnqueueAsync(Pending("d1", created: T0.AddDays(31)), Ct));
+        await Store.PruneAsync(T0.AddDays(31), T0.AddDays(31), 100, Ct);
+
+        var refreshed = await tableStore.DeliveriesTable.GetEntityAsync(TableIntegrationStore.RolloutPartitionPrefix + "r1", "d1", Ct);
+        Assert.IsNotNull(refreshed?.GetInt64("IndexedAtMs"), "the enqueue refreshed the row it relies on");
+        Assert.AreEqual(Pending("d1", created: T0.AddDays(31)), Assert.ContainsSingle(await Deliveries.ListAsync("r1", Ct)));
+    }
+
+    [TestMethod]
+    public async Task ListAsync_RolloutRowWithoutRecord_IsRemovedWhenOldAndKeptWhileYoung()
+    {
+        var partition = TableIntegrationStore.RolloutPartitionPrefix + "r1";
+        await tableStore.DeliveriesTable.AddEntityAsync(new TableEntity(partition, "old") { ["DeliveryId"] = "old" }, Ct);
+        await tableStore.DeliveriesTable.AddEntityAsync(new TableEntity(partition, "young") { ["DeliveryId"] = "young", ["IndexedAtMs"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }, Ct);
+
+        Assert.IsEmpty(await Deliveries.ListAsync("r1", Ct));
+
+        Assert.IsNull(await tableStore.DeliveriesTable.GetEntityAsync(partition, "old", Ct));
+        Assert.IsNotNull(await tableStore.DeliveriesTable.GetEntityAsync(partition, "young", Ct), "an enqueue under way writes its record next");
     }
 
     // ---- answers lost and retried ----------------------------------------------------------------------------
@@ -288,6 +386,9 @@ public sealed class TableIntegrationStoreTests : IntegrationStoreContractTests
 
         public int AnswersToLose { get; private set; }
 
+        /// <summary>Runs before each request is sent (and may clear itself).</summary>
+        public Func<HttpRequestMessage, Task>? BeforeSend { get; set; }
+
         /// <summary>Loses the answer of the next insert whose RowKey is <paramref name="rowKey"/>.</summary>
         public void LoseAnswerOfInsert(string rowKey)
         {
@@ -298,6 +399,11 @@ public sealed class TableIntegrationStoreTests : IntegrationStoreContractTests
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             requests.Enqueue((request.Method, request.RequestUri!));
+            if (BeforeSend is { } before)
+            {
+                await before(request);
+            }
+
             var lose = false;
             if (AnswersToLose > 0 && request.Method == HttpMethod.Post && request.Content is { } content)
             {

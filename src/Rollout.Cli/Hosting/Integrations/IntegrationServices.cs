@@ -18,6 +18,7 @@ internal static class IntegrationServices
         services.AddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
+        services.AddSingleton<IIntegrationStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
         services.AddSingleton(new PeerHttp(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
         services.AddSingleton(sp => IntegrationAdapters.ExposureTargets(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>(), () => new Azure.Identity.DefaultAzureCredential()));
         services.AddSingleton<IReadOnlyList<IDeliveryHandler>>(sp =>

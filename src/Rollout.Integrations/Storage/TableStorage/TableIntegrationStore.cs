@@ -37,7 +37,11 @@ namespace Rollout.Integrations.Storage.TableStorage;
 /// <c>If-Match</c>, again on conflict). Readers treat the record as the truth: an index row whose record is not due,
 /// no longer pending or no longer waiting is re-synchronised (deleted or corrected) when met, and one whose record does
 /// not exist (an insert under way, or one that died) is skipped, and deleted once older than
-/// <see cref="OrphanIndexAge"/>.</para>
+/// <see cref="OrphanIndexAge"/> (index rows carry their write time, <c>IndexedAtMs</c>; a row without one counts as
+/// old). <see cref="ListAsync"/> does the same with a rollout row whose record is missing or another rollout's.</para>
+/// <para>Nothing is removed on its own: finished records (final deliveries, resolved waiters, consumed nonces) stay
+/// until <see cref="PruneAsync"/> removes those older than the host's retention, record first and index rows after,
+/// keeping the same invariant.</para>
 /// <para>A nonce is consumed by inserting its row: the first insert wins, any other gets 409 and false. When Azure.Core
 /// retries an insert whose answer was lost, the retry meets its own row; each insert carries a random write id, so
 /// that case still answers true (and an enqueue still answers "new") exactly once.</para>
@@ -65,6 +69,7 @@ public sealed class TableIntegrationStore : IIntegrationStore
     private const int MaxAttempts = 10;
     private const int ReadParallelism = 16;
     private const int MaxWaiting = 1000;
+    private const int PruneParallelism = 8;
 
     private readonly TableRestClient deliveries;
     private readonly TableRestClient waiters;
@@ -138,8 +143,8 @@ public sealed class TableIntegrationStore : IIntegrationStore
         var indexedAt = time.GetUtcNow();
         var row = DeliveryEntity(delivery, Guid.NewGuid().ToString("N"));
         var dueFresh = await TryAddAsync(deliveries, DueEntity(row), cancellationToken);
-        var rolloutIndex = new TableEntity(RolloutPartition(delivery.RolloutId), key) { ["DeliveryId"] = delivery.Id };
-        var listedFresh = await TryAddAsync(deliveries, rolloutIndex, cancellationToken);
+        var rolloutIndex = ListedEntity(delivery.RolloutId, key, delivery.Id);
+        var listedFresh = await AddOrTouchAsync(deliveries, rolloutIndex, cancellationToken);
         try
         {
             await deliveries.AddEntityAsync(row, cancellationToken);
@@ -242,12 +247,21 @@ public sealed class TableIntegrationStore : IIntegrationStore
     {
         var index = await deliveries.QueryListAsync($"PartitionKey eq {TableRestClient.Literal(RolloutPartition(rolloutId))}", ["RowKey"], cancellationToken);
         var rows = await ReadAllAsync(deliveries, [.. index.Select(r => r.RowKey)], DeliveryRow, cancellationToken);
-        return [.. rows
-            .OfType<TableEntity>()
-            .Where(r => r.GetString("RolloutId") == rolloutId)
-            .Select(ToDelivery)
-            .OrderBy(d => d.CreatedAt)
-            .ThenBy(d => d.Id, StringComparer.Ordinal)];
+        var listed = new List<Delivery>();
+        for (var i = 0; i < rows.Length; i++)
+        {
+            if (rows[i] is { } row && row.GetString("RolloutId") == rolloutId)
+            {
+                listed.Add(ToDelivery(row));
+            }
+            else
+            {
+                // No record (pruned, or an enqueue under way or dead) or another rollout's: skipped, and removed once stale.
+                await SyncListedAsync(rolloutId, index[i].RowKey, cancellationToken);
+            }
+        }
+
+        return [.. listed.OrderBy(d => d.CreatedAt).ThenBy(d => d.Id, StringComparer.Ordinal)];
     }
 
     /// <summary>Merges <paramref name="change"/> into a pending delivery (If-Match, again on conflict), then re-synchronises its due row.</summary>
@@ -298,7 +312,19 @@ public sealed class TableIntegrationStore : IIntegrationStore
     private Task SyncDueAsync(string key, CancellationToken ct) =>
         SyncIndexAsync(deliveries, DuePartition, key, DeliveryRow, r => IsPending(r) ? DueEntity(r) : null, ct);
 
+    /// <summary>Keeps the <c>|rollout|</c> row of <paramref name="key"/> only while its record is a delivery of <paramref name="rolloutId"/> (or young: an enqueue under way).</summary>
+    private Task SyncListedAsync(string rolloutId, string key, CancellationToken ct) =>
+        SyncIndexAsync(deliveries, RolloutPartition(rolloutId), key, DeliveryRow, r => r.GetString("RolloutId") == rolloutId ? ListedEntity(rolloutId, key, r.GetString("DeliveryId")) : null, ct);
+
     private static string RolloutPartition(string rolloutId) => RolloutPartitionPrefix + TableValues.Key(rolloutId);
+
+    /// <summary>The row of delivery <paramref name="key"/> in its rollout's index.</summary>
+    private TableEntity ListedEntity(string rolloutId, string key, string? deliveryId) =>
+        new(RolloutPartition(rolloutId), key)
+        {
+            ["DeliveryId"] = deliveryId,
+            ["IndexedAtMs"] = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
 
     private static bool IsPending(TableEntity row) => row.GetString("Status") == nameof(DeliveryStatus.Pending);
 
@@ -525,6 +551,115 @@ public sealed class TableIntegrationStore : IIntegrationStore
     public async Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken) =>
         await nonces.GetEntityAsync(TableValues.Key(nonce), NonceRow, cancellationToken) is not null;
 
+    // ---- retention -------------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// <para>Nothing indexes records by status or time, so each kind is found by a query over its whole table that
+    /// filters on the final status and the time (<c>RowKey eq 'delivery' and (Status eq 'Delivered' or ...) and
+    /// CompletedAtMs lt ...</c>; <c>Status eq 'Resolved' and ResolvedAtMs lt ...</c> for waiters, <c>ConsumedAtMs lt
+    /// ...</c> for nonces): a scan, served by the service a page at a time and stopped after <c>max</c> rows, which is
+    /// fine for an operation that runs hourly or daily.</para>
+    /// <para>Each record found is deleted with <c>If-Match</c> on the ETag the query returned, so a record changed
+    /// since is left alone (412, like 404, is skipped and not counted). Its index rows (the <c>|rollout|</c> row of a
+    /// delivery, and a stale <c>|due</c> or <c>|waiting</c> row if a crash left one) are read before the record is
+    /// deleted and deleted after it, each with <c>If-Match</c> on the ETag read then. While the record exists no
+    /// enqueue or registration of its id writes an index row; once it is gone, one that does rewrites the rows it
+    /// relies on first (see <see cref="AddOrTouchAsync"/>), which changes their ETags, so this delete cannot take a
+    /// row from under a new record. Record first, index rows after: a crash in between leaves an index row without a
+    /// record, which readers skip and remove.</para>
+    /// </remarks>
+    public async Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken)
+    {
+        if (max <= 0)
+        {
+            return default;
+        }
+
+        var completed = TableRestClient.Int64Literal(completedBefore.ToUnixTimeMilliseconds());
+        var final = string.Join(" or ", new[] { DeliveryStatus.Delivered, DeliveryStatus.Superseded, DeliveryStatus.Failed }.Select(s => $"Status eq {TableRestClient.Literal(s.ToString())}"));
+        var (oldDeliveries, moreDeliveries) = await FindAsync(
+            deliveries, $"RowKey eq {TableRestClient.Literal(DeliveryRow)} and ({final}) and CompletedAtMs lt {completed}", ["RolloutId"], max, cancellationToken);
+        var deliveriesRemoved = await DeleteEachAsync(
+            deliveries, oldDeliveries, r => [RolloutPartition(r.GetString("RolloutId") ?? string.Empty), DuePartition], cancellationToken);
+
+        var (oldWaiters, moreWaiters) = await FindAsync(
+            waiters, $"RowKey eq {TableRestClient.Literal(WaiterRow)} and Status eq {TableRestClient.Literal(nameof(GateWaiterStatus.Resolved))} and ResolvedAtMs lt {completed}", [], max, cancellationToken);
+        var waitersRemoved = await DeleteEachAsync(waiters, oldWaiters, _ => [WaitingPartition], cancellationToken);
+
+        var (oldNonces, moreNonces) = await FindAsync(
+            nonces, $"RowKey eq {TableRestClient.Literal(NonceRow)} and ConsumedAtMs lt {TableRestClient.Int64Literal(noncesConsumedBefore.ToUnixTimeMilliseconds())}", [], max, cancellationToken);
+        var noncesRemoved = await DeleteEachAsync(nonces, oldNonces, _ => [], cancellationToken);
+
+        return new PruneResult(deliveriesRemoved, waitersRemoved, noncesRemoved, moreDeliveries || moreWaiters || moreNonces);
+    }
+
+    /// <summary>The first <paramref name="max"/> records matching <paramref name="filter"/> (with their ETags), and whether there may be more.</summary>
+    private static async Task<(List<TableEntity> Rows, bool More)> FindAsync(TableRestClient table, string filter, IReadOnlyList<string> select, int max, CancellationToken ct)
+    {
+        var rows = new List<TableEntity>();
+        await foreach (var row in table.QueryAsync(filter, ["PartitionKey", "RowKey", .. select], max, ct))
+        {
+            if (row.PartitionKey.StartsWith('|'))
+            {
+                continue; // An index row never has the filtered properties; a record's key never starts with '|'.
+            }
+
+            rows.Add(row);
+            if (rows.Count == max)
+            {
+                return (rows, true);
+            }
+        }
+
+        return (rows, false);
+    }
+
+    /// <summary>
+    /// Deletes each record if its ETag is still the one read, with its index rows in the partitions
+    /// <paramref name="indexes"/> names (read before the record is deleted, deleted after it if still unchanged), a few
+    /// records at a time. Returns how many records were deleted; one changed (412) or gone (404) since it was read is
+    /// skipped.
+    /// </summary>
+    private static async Task<int> DeleteEachAsync(TableRestClient table, IReadOnlyList<TableEntity> records, Func<TableEntity, string[]> indexes, CancellationToken ct)
+    {
+        var deleted = 0;
+        await Parallel.ForEachAsync(records, new ParallelOptions { MaxDegreeOfParallelism = PruneParallelism, CancellationToken = ct }, async (record, token) =>
+        {
+            var rows = new List<TableEntity>();
+            foreach (var partition in indexes(record))
+            {
+                if (await table.GetEntityAsync(partition, record.PartitionKey, token) is { } row)
+                {
+                    rows.Add(row);
+                }
+            }
+
+            try
+            {
+                await table.DeleteEntityAsync(record.PartitionKey, record.RowKey, record.RequireETag(), token);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref deleted);
+            foreach (var row in rows)
+            {
+                try
+                {
+                    await table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.RequireETag(), token);
+                }
+                catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+                {
+                    // Rewritten by an enqueue (or registration) of the same id since: it is that record's now.
+                }
+            }
+        });
+        return deleted;
+    }
+
     // ---- index rows ------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -598,6 +733,32 @@ public sealed class TableIntegrationStore : IIntegrationStore
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Inserts the index row <paramref name="row"/>, or, when it exists (left by an enqueue that died, or by a record
+    /// pruned), replaces it: that changes its ETag and write time, so a concurrent re-synchronisation that read it
+    /// before (and saw no record) cannot delete it any more. True when it was inserted.
+    /// </summary>
+    private static async Task<bool> AddOrTouchAsync(TableRestClient table, TableEntity row, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await TryAddAsync(table, row, ct))
+            {
+                return true;
+            }
+
+            try
+            {
+                await table.UpdateEntityAsync(row, "*", TableUpdateMode.Replace, ct);
+                return false;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404 && attempt < MaxAttempts)
+            {
+                // Deleted between the two: insert it again.
+            }
         }
     }
 
