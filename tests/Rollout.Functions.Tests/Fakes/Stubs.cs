@@ -103,13 +103,11 @@ internal sealed class FlakyStore(IRolloutStore inner) : IRolloutStore
 }
 
 /// <summary>The real integration store, whose outbox can be made to fail as an unreachable table service would.</summary>
-internal sealed class FlakyOutbox(IIntegrationStore inner) : IIntegrationStore
+internal sealed class FlakyOutbox(IIntegrationStore inner) : Rollout.Testing.DelegatingIntegrationStore(inner)
 {
     public int EnqueueFailuresLeft { get; set; }
 
-    public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-
-    public Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken)
+    public override Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken)
     {
         if (EnqueueFailuresLeft > 0)
         {
@@ -117,30 +115,6 @@ internal sealed class FlakyOutbox(IIntegrationStore inner) : IIntegrationStore
             throw new IOException("table service unavailable");
         }
 
-        return inner.EnqueueAsync(delivery, cancellationToken);
+        return base.EnqueueAsync(delivery, cancellationToken);
     }
-
-    public Task<IReadOnlyList<Delivery>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken) => inner.DueAsync(now, max, cancellationToken);
-
-    public Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken) =>
-        inner.CompleteAsync(id, status, attempts, error, at, cancellationToken);
-
-    public Task RetryLaterAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken) =>
-        inner.RetryLaterAsync(id, attempts, nextAttemptAt, error, cancellationToken);
-
-    public Task<IReadOnlyList<Delivery>> ListAsync(string rolloutId, CancellationToken cancellationToken) => inner.ListAsync(rolloutId, cancellationToken);
-
-    public Task<GateWaiter> RegisterAsync(GateWaiter waiter, CancellationToken cancellationToken) => inner.RegisterAsync(waiter, cancellationToken);
-
-    public Task<IReadOnlyList<GateWaiter>> WaitingAsync(CancellationToken cancellationToken) => inner.WaitingAsync(cancellationToken);
-
-    public Task ResolveAsync(string id, string result, DateTimeOffset at, CancellationToken cancellationToken) => inner.ResolveAsync(id, result, at, cancellationToken);
-
-    public Task<bool> TryConsumeAsync(string nonce, string rolloutId, string approver, DateTimeOffset at, CancellationToken cancellationToken) =>
-        inner.TryConsumeAsync(nonce, rolloutId, approver, at, cancellationToken);
-
-    public Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken) => inner.IsConsumedAsync(nonce, cancellationToken);
-
-    public Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken) =>
-        inner.PruneAsync(completedBefore, noncesConsumedBefore, max, cancellationToken);
 }

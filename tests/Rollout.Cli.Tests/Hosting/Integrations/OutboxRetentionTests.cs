@@ -174,46 +174,23 @@ public sealed class OutboxRetentionTests
     }
 
     /// <summary>The real store, whose prune fails as an unreachable or locked database would.</summary>
-    private sealed class PruneFails(IIntegrationStore inner) : IIntegrationStore
+    private sealed class PruneFails(IIntegrationStore inner) : DelegatingIntegrationStore(inner)
     {
         public int Prunes { get; private set; }
 
         public int Waits { get; private set; }
 
-        public Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken)
+        public override Task<PruneResult> PruneAsync(DateTimeOffset completedBefore, DateTimeOffset noncesConsumedBefore, int max, CancellationToken cancellationToken)
         {
             Prunes++;
             throw new IOException("database is locked");
         }
 
-        public Task<IReadOnlyList<GateWaiter>> WaitingAsync(CancellationToken cancellationToken)
+        public override Task<IReadOnlyList<GateWaiter>> WaitingAsync(CancellationToken cancellationToken)
         {
             Waits++;
-            return inner.WaitingAsync(cancellationToken);
+            return base.WaitingAsync(cancellationToken);
         }
-
-        public Task InitializeAsync(CancellationToken cancellationToken) => inner.InitializeAsync(cancellationToken);
-
-        public Task<bool> EnqueueAsync(Delivery delivery, CancellationToken cancellationToken) => inner.EnqueueAsync(delivery, cancellationToken);
-
-        public Task<IReadOnlyList<Delivery>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken) => inner.DueAsync(now, max, cancellationToken);
-
-        public Task CompleteAsync(string id, DeliveryStatus status, int attempts, string? error, DateTimeOffset at, CancellationToken cancellationToken) =>
-            inner.CompleteAsync(id, status, attempts, error, at, cancellationToken);
-
-        public Task RetryLaterAsync(string id, int attempts, DateTimeOffset nextAttemptAt, string error, CancellationToken cancellationToken) =>
-            inner.RetryLaterAsync(id, attempts, nextAttemptAt, error, cancellationToken);
-
-        public Task<IReadOnlyList<Delivery>> ListAsync(string rolloutId, CancellationToken cancellationToken) => inner.ListAsync(rolloutId, cancellationToken);
-
-        public Task<GateWaiter> RegisterAsync(GateWaiter waiter, CancellationToken cancellationToken) => inner.RegisterAsync(waiter, cancellationToken);
-
-        public Task ResolveAsync(string id, string result, DateTimeOffset at, CancellationToken cancellationToken) => inner.ResolveAsync(id, result, at, cancellationToken);
-
-        public Task<bool> TryConsumeAsync(string nonce, string rolloutId, string approver, DateTimeOffset at, CancellationToken cancellationToken) =>
-            inner.TryConsumeAsync(nonce, rolloutId, approver, at, cancellationToken);
-
-        public Task<bool> IsConsumedAsync(string nonce, CancellationToken cancellationToken) => inner.IsConsumedAsync(nonce, cancellationToken);
     }
 
     private sealed class ManualClock(DateTimeOffset start) : TimeProvider
