@@ -115,6 +115,16 @@ public sealed class IntegrationSettings
         {
             if (connection.Value is { Length: > 0 } value)
             {
+                try
+                {
+                    _ = Exposure.AppConfigurationConnection.Parse(value);
+                }
+                catch (FormatException ex)
+                {
+                    // The parser's message describes the expected form and never repeats the value (a secret).
+                    throw new InvalidOperationException($"setting Exposure:AppConfiguration:{connection.Key}: {ex.Message}", ex);
+                }
+
                 connections[connection.Key] = value;
             }
         }

@@ -10,6 +10,39 @@ namespace Rollout.Cli.Tests.Commands;
 public sealed class ServeCommandTests
 {
     [TestMethod]
+    [DataRow("Exposure__AppConfiguration__main", "Endpoint=https://store.azconfig.io;Id=ak;Secret=SECRETVALUE!!", "setting Exposure:AppConfiguration:main")]
+    [DataRow("Notifications__Teams__ops", "not-a-url-SECRETVALUE", "setting Notifications:Teams:ops")]
+    public async Task Serve_BadIntegrationSetting_ExitsTwoNamingTheSettingButNotItsValue(string name, string value, string expected)
+    {
+        var data = Directory.CreateTempSubdirectory("rollout-serve-bad-").FullName;
+        try
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "rollout.dll"), "serve", "--urls", "http://127.0.0.1:0", "--data", data })
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.Environment[name] = value;
+            info.Environment["ROLLOUT_API_KEY"] = "serve-test-key";
+            using var process = System.Diagnostics.Process.Start(info)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(timeout.Token);
+
+            Assert.AreEqual(2, process.ExitCode, await stdout);
+            var error = await stderr;
+            StringAssert.Contains(error, expected);
+            Assert.DoesNotContain("SECRETVALUE", error + await stdout);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [TestMethod]
     public async Task Serve_TeamsChannelAndWebhookTarget_DeliversCardsWithLinksToItsOwnAddressAndWritesExposure()
     {
         await using var teams = await PeerFixture.StartAsync();

@@ -116,6 +116,16 @@ public sealed class IntegrationSettingsTests
     }
 
     [TestMethod]
+    public void From_MalformedAppConfigurationConnection_ThrowsNamingTheSettingButNotItsValue()
+    {
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => From(("Exposure:AppConfiguration:main", "Endpoint=https://store.azconfig.io;Id=ak;Secret=SECRETVALUE!!")));
+
+        StringAssert.Contains(error.Message, "Exposure:AppConfiguration:main");
+        StringAssert.Contains(error.Message, "base64");
+        Assert.DoesNotContain("SECRETVALUE", error.Message);
+    }
+
+    [TestMethod]
     public void From_NoSigningKeyAndNoDataDirectory_HasNoKey()
     {
         Assert.IsNull(From().SigningKey);
