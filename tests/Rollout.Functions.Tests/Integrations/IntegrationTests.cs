@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Rollout.Core.Api;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
+using Rollout.Functions.Orchestration;
 using Rollout.Functions.Tests.Fakes;
 using Rollout.Functions.Tests.Http;
 using Rollout.Testing;
@@ -116,6 +117,28 @@ public sealed class IntegrationTests
         Assert.AreEqual(0m, last.GetProperty("percent").GetDecimal());
         Assert.AreEqual($"exposure:{harness.InstanceId}:none", target.Requests[^1].Header("x-rollout-delivery"));
         Assert.IsFalse((await rig.StateAsync(harness.InstanceId)).ExposurePending);
+    }
+
+    [TestMethod]
+    public async Task Replay_ExposureFailuresConfirmationsAndCarriedCards_GiveTheSameDecisions()
+    {
+        await using var target = await PeerFixture.StartAsync(new PeerReply(503), new PeerReply(503), new PeerReply(503), new PeerReply(503));
+        await using var teams = await PeerFixture.StartAsync();
+        await using var rig = await FunctionsRig.CreateAsync(null, TeamsSettings(teams));
+        rig.Outbox.EnqueueFailuresLeft = 5;
+
+        var harness = await rig.StartAsync(WithNotify(WithWebhook(TestPlans.Days("replay-integrations"), target)));
+        await harness.RunUntilAsync(h => h.IsCompleted);
+
+        Assert.IsTrue(harness.Generations.Any(g => g.Actions.Any(a => a.Detail.StartsWith(nameof(RolloutActivities.EnqueueNotifications), StringComparison.Ordinal))));
+        Assert.IsTrue(harness.Generations.Any(g => FunctionsRig.Deserialize<RolloutCheckpoint>(g.InputJson).NotifyOwed is not null), "no generation carried cards");
+        var executions = harness.ActivityExecutions.Count;
+        foreach (var (generation, index) in harness.Generations.Select((g, i) => (g, i)))
+        {
+            CollectionAssert.AreEqual(generation.Actions.ToList(), harness.Replay(generation).ToList(), $"generation {index} decided differently on replay");
+        }
+
+        Assert.AreEqual(executions, harness.ActivityExecutions.Count, "a replay executed an activity");
     }
 
     [TestMethod]
