@@ -60,11 +60,12 @@ public interface IRolloutStore
 
     /// <summary>
     /// Like <see cref="ListChangedSinceAsync(DateTimeOffset, CancellationToken)"/>, leaving out rollouts whose stored version
-    /// is the one <paramref name="knownVersions"/> gives for them (the caller has that state already). A store that can
-    /// compare versions without reading states overrides this so that a cache refresh reads only what it lacks.
+    /// is at most the one <paramref name="knownVersions"/> gives for them (the caller has that state already, or a newer
+    /// one; <see cref="long.MaxValue"/> means "never again"). A store that can compare versions without reading states
+    /// overrides this so that a cache refresh reads only what it lacks.
     /// </summary>
     async Task<IReadOnlyList<StoredRollout>> ListChangedSinceAsync(DateTimeOffset since, IReadOnlyDictionary<string, long> knownVersions, CancellationToken cancellationToken) =>
-        [.. (await ListChangedSinceAsync(since, cancellationToken)).Where(r => !knownVersions.TryGetValue(r.State.Id, out var known) || known != r.Version)];
+        [.. (await ListChangedSinceAsync(since, cancellationToken)).Where(r => !knownVersions.TryGetValue(r.State.Id, out var known) || known < r.Version)];
 
     /// <summary>
     /// Writes a checkpoint if the stored version still equals <see cref="Checkpoint.ExpectedVersion"/>;

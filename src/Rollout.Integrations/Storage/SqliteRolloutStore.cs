@@ -138,7 +138,7 @@ public sealed class SqliteRolloutStore : IRolloutStore
             while (await reader.ReadAsync(cancellationToken))
             {
                 var id = reader.GetString(0);
-                if (!knownVersions.TryGetValue(id, out var known) || known != reader.GetInt64(1))
+                if (!knownVersions.TryGetValue(id, out var known) || known < reader.GetInt64(1))
                 {
                     missing.Add(id);
                 }

@@ -701,6 +701,23 @@ public abstract class RolloutStoreContractTests
         Assert.IsEmpty(none);
     }
 
+    [TestMethod]
+    public async Task ListChangedSinceAsync_KnownVersions_LeavesOutWhatTheCallerHasOrNewer()
+    {
+        var a = await CreateAsync("a", "flag-a", T0);
+        await CreateAsync("b", "flag-b", T0);
+        await CreateAsync("c", "flag-c", T0);
+        await SaveAsync(TestPlans.Paused(a.State, T0.AddMinutes(1)), 1);
+
+        // a is at version 2 but the caller has 1; b is known at its version; c is "never again".
+        var changed = await Store.ListChangedSinceAsync(T0, new Dictionary<string, long> { ["a"] = 1, ["b"] = 1, ["c"] = long.MaxValue }, Ct);
+        var unknown = await Store.ListChangedSinceAsync(T0, new Dictionary<string, long>(), Ct);
+
+        Assert.AreEqual("a", changed.Single().State.Id);
+        Assert.AreEqual(2L, changed.Single().Version);
+        CollectionAssert.AreEquivalent(new[] { "a", "b", "c" }, unknown.Select(r => r.State.Id).ToArray());
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------------------
 
     protected async Task<StepResult> CreateAsync(string id, string flag, DateTimeOffset at)

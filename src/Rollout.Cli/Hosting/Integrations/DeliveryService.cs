@@ -38,6 +38,7 @@ internal sealed class DeliveryService(
     ILogger<DeliveryService> log) : BackgroundService
 {
     private readonly Dictionary<string, long> notifiedUpTo = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> reconciled = new(StringComparer.Ordinal);
     private DateTimeOffset? lastScan;
     private DateTimeOffset? lastPrune;
 
@@ -85,7 +86,9 @@ internal sealed class DeliveryService(
         var now = time.GetUtcNow();
         var horizon = OutboxRetention.ComposeHorizon(settings, now);
         var since = lastScan is { } last ? last - TimeSpan.FromSeconds(5) : DateTimeOffset.UnixEpoch;
-        foreach (var rollout in await runtime.Store.ListChangedSinceAsync(since, ct))
+        // The 5 s overlap re-lists recent rollouts on every pass: those already reconciled at their stored version are
+        // not read again, and those whose (immutable) plan has neither channels nor an external target never are.
+        foreach (var rollout in await runtime.Store.ListChangedSinceAsync(since, reconciled, ct))
         {
             var state = rollout.State;
             if (!state.Plan.Notify.IsDefaultOrEmpty)
@@ -113,6 +116,8 @@ internal sealed class DeliveryService(
                 // Still owed: enqueued again even if an older delivery of it was pruned (writing an exposure is idempotent).
                 await store.EnqueueAsync(composer.Exposure(state, now), ct);
             }
+
+            reconciled[state.Id] = state.Plan.Notify.IsDefaultOrEmpty && !state.Plan.HasExternalExposure ? long.MaxValue : rollout.Version;
         }
 
         lastScan = now;
