@@ -47,10 +47,15 @@ internal sealed class TestHost : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? settings = null,
         global::Rollout.Cli.Hosting.Integrations.DeliveryServiceOptions? deliveries = null,
         string? dataDirectory = null,
-        bool keepData = false)
+        bool keepData = false,
+        string? tableStorage = null)
     {
         var data = dataDirectory ?? Path.Combine(Path.GetTempPath(), $"rollout-test-{Guid.NewGuid():N}");
-        var options = new LocalHostOptions("http://127.0.0.1:0", data, Key, DemoMetrics: true, new SchedulerOptions(TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1), 16), LogLevel.Warning, Settings: settings, Deliveries: deliveries);
+        var options = new LocalHostOptions("http://127.0.0.1:0", data, Key, DemoMetrics: true, new SchedulerOptions(TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1), 16), LogLevel.Warning, Settings: settings, Deliveries: deliveries)
+        {
+            Store = tableStorage is null ? LocalHost.SqliteStore : LocalHost.AzureTablesStore,
+            StoreConnection = tableStorage,
+        };
         var (app, address) = await LocalHost.StartAsync(options, CancellationToken.None);
         return new TestHost(app, address, data) { KeepData = keepData };
     }

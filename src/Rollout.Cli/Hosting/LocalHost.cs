@@ -43,6 +43,11 @@ internal static class LocalHost
         _ => throw new FormatException($"unknown store '{options.Store}' (sqlite or azure-tables)"),
     };
 
+    /// <summary>The integration store beside the rollout store: the same SQLite file, or the same Table Storage account.</summary>
+    public static IIntegrationStore CreateIntegrationStore(LocalHostOptions options) => options.Store == AzureTablesStore
+        ? TableIntegrationStore.FromConnectionString(options.StoreConnection!)
+        : new SqliteIntegrationStore(Path.Combine(options.DataDirectory, DatabaseFile));
+
     public static WebApplication Build(LocalHostOptions options)
     {
         Directory.CreateDirectory(options.DataDirectory);
@@ -73,7 +78,7 @@ internal static class LocalHost
         services.AddSingleton<RolloutRuntime>();
         services.AddSingleton(options.Scheduler ?? SchedulerOptions.Default);
         services.AddHostedService<Scheduler>();
-        Integrations.IntegrationServices.Add(services, builder.Configuration, options.DataDirectory, Path.Combine(options.DataDirectory, DatabaseFile), options.Deliveries);
+        Integrations.IntegrationServices.Add(services, builder.Configuration, options.DataDirectory, CreateIntegrationStore(options), options.Deliveries);
 
         var app = builder.Build();
         // Links in cards point at the listening address unless Rollout:PublicUrl says otherwise, however the app is run.

@@ -2,7 +2,6 @@ using Rollout.Core.Plans;
 using Rollout.Core.Storage;
 using Rollout.Integrations.Exposure;
 using Rollout.Integrations.Outbox;
-using Rollout.Integrations.Storage;
 using Rollout.Integrations.Hosting;
 
 namespace Rollout.Cli.Hosting.Integrations;
@@ -10,15 +9,19 @@ namespace Rollout.Cli.Hosting.Integrations;
 /// <summary>Registers the integrations of the local host (issue 5) next to its runtime and scheduler.</summary>
 internal static class IntegrationServices
 {
-    public static void Add(IServiceCollection services, IConfiguration configuration, string dataDirectory, string databaseFile, DeliveryServiceOptions? deliveries)
+    /// <param name="services">The host's services.</param>
+    /// <param name="configuration">The host's settings.</param>
+    /// <param name="dataDirectory">Where a generated approval-link key is kept.</param>
+    /// <param name="store">The outbox, gate waiters and used links: beside the rollouts (SQLite file, or the same Table account).</param>
+    /// <param name="deliveries">Delivery loop options (tests shorten them).</param>
+    public static void Add(IServiceCollection services, IConfiguration configuration, string dataDirectory, IIntegrationStore store, DeliveryServiceOptions? deliveries)
     {
         var options = deliveries ?? DeliveryServiceOptions.Default;
         services.AddSingleton(_ => IntegrationSettings.From(configuration, dataDirectory));
-        services.AddSingleton(new SqliteIntegrationStore(databaseFile));
-        services.AddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
-        services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
-        services.AddSingleton<IApprovalNonceStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
-        services.AddSingleton<IIntegrationStore>(sp => sp.GetRequiredService<SqliteIntegrationStore>());
+        services.AddSingleton(store);
+        services.AddSingleton<IDeliveryStore>(store);
+        services.AddSingleton<IGateWaiterStore>(store);
+        services.AddSingleton<IApprovalNonceStore>(store);
         services.AddSingleton(new PeerHttp(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }));
         services.AddSingleton(sp => IntegrationAdapters.ExposureTargets(sp.GetRequiredService<PeerHttp>().Client, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IntegrationSettings>(), () => new Azure.Identity.DefaultAzureCredential()));
         services.AddSingleton<IReadOnlyList<IDeliveryHandler>>(sp =>
@@ -37,7 +40,7 @@ internal static class IntegrationServices
     public static async Task InitializeAsync(IServiceProvider services, CancellationToken ct)
     {
         _ = services.GetRequiredService<IntegrationSettings>(); // Fails the start on a bad setting, naming it (never its value).
-        await services.GetRequiredService<SqliteIntegrationStore>().InitializeAsync(ct);
+        await services.GetRequiredService<IIntegrationStore>().InitializeAsync(ct);
     }
 
     public static void Started(IServiceProvider services, Uri address)

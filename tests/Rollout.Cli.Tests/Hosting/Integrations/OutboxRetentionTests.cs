@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Rollout.Cli.Hosting.Integrations;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
-using Rollout.Integrations.Storage;
 using Rollout.Testing;
 
 namespace Rollout.Cli.Tests.Hosting.Integrations;
@@ -25,7 +24,7 @@ public sealed class OutboxRetentionTests
     public async Task RunOnceAsync_OldFinishedRows_ArePrunedAtMostHourlyAndPendingOnesStay()
     {
         await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
-        var store = host.App.Services.GetRequiredService<SqliteIntegrationStore>();
+        var store = host.App.Services.GetRequiredService<IIntegrationStore>();
         var now = DateTimeOffset.UtcNow;
         await FinishedAsync(store, "old-delivered", now.AddDays(-40), DeliveryStatus.Delivered);
         await FinishedAsync(store, "old-failed", now.AddDays(-31), DeliveryStatus.Failed);
@@ -64,7 +63,7 @@ public sealed class OutboxRetentionTests
         await using var teams = await PeerFixture.StartAsync();
         teams.Fallback = new PeerReply(202);
         await using var host = await TestHost.StartAsync(TeamsNotificationTests.Settings(teams), IntegrationTestHost.FastDeliveries);
-        var store = host.App.Services.GetRequiredService<SqliteIntegrationStore>();
+        var store = host.App.Services.GetRequiredService<IIntegrationStore>();
         var id = await host.StartRolloutAsync(host.QuickPlan("prune-restart", stopOn: Notify));
         await host.WaitForAsync(id, v => v.Status == RolloutStatus.Completed);
         await WaitAsync(async () => await store.ListAsync(id, Ct) is { Count: 4 } list && list.All(d => d.Status == DeliveryStatus.Delivered));
@@ -91,7 +90,7 @@ public sealed class OutboxRetentionTests
     public async Task RunOnceAsync_PruneFails_PassCompletesAndPruneIsTriedAgainAnHourLater()
     {
         await using var host = await TestHost.StartAsync(deliveries: IntegrationTestHost.FastDeliveries);
-        var store = new PruneFails(host.App.Services.GetRequiredService<SqliteIntegrationStore>());
+        var store = new PruneFails(host.App.Services.GetRequiredService<IIntegrationStore>());
         var clock = new ManualClock(DateTimeOffset.UtcNow);
         var loop = ActivatorUtilities.CreateInstance<DeliveryService>(host.App.Services, clock, (IIntegrationStore)store);
 
@@ -110,13 +109,13 @@ public sealed class OutboxRetentionTests
     private static DeliveryService DeliveryLoop(TestHost host, TimeProvider clock) =>
         ActivatorUtilities.CreateInstance<DeliveryService>(host.App.Services, clock);
 
-    private async Task FinishedAsync(SqliteIntegrationStore store, string id, DateTimeOffset at, DeliveryStatus status)
+    private async Task FinishedAsync(IIntegrationStore store, string id, DateTimeOffset at, DeliveryStatus status)
     {
         await store.EnqueueAsync(Delivery(id, at), Ct);
         await store.CompleteAsync(id, status, 1, null, at.AddMinutes(1), Ct);
     }
 
-    private async Task<string[]> IdsAsync(SqliteIntegrationStore store) =>
+    private async Task<string[]> IdsAsync(IIntegrationStore store) =>
         [.. (await store.ListAsync("r-prune", Ct)).Select(d => d.Id).Order(StringComparer.Ordinal)];
 
     // Never due while the test runs, so the host's own loop leaves it alone.
