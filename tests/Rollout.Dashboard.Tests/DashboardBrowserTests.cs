@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Playwright;
 using Rollout.Cli.Tests;
 using Rollout.Core.Engine;
+using Rollout.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace Rollout.Dashboard.Tests;
@@ -358,6 +359,58 @@ public sealed class DashboardBrowserTests
         {
             await phoneContext.CloseAsync();
         }
+    }
+
+    [TestMethod]
+    public async Task Deliveries_ExposureWebhookAnswers503ThenOk_ShowsAnExposureWriteThatReachesDeliveredAfterTwoAttempts()
+    {
+        // The peer refuses the first write and asks for 5 s (Retry-After), long enough to see the pending row; then 200.
+        await using var target = await PeerFixture.StartAsync(new PeerReply(503, "down", RetryAfter: "5"));
+        var id = await Host.StartRolloutAsync(Host.Plan("ui-deliveries", bake: "1h", exposureWebhook: new Uri(target.Address, "flags")));
+        await target.WaitForAsync(1);
+        await page.GotoAsync($"/#/rollouts/{id}");
+
+        var table = page.GetByRole(AriaRole.Table, new() { Name = "Deliveries, newest first" });
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Deliveries", Exact = true })).ToBeVisibleAsync();
+        var row = table.Locator("tbody tr");
+        await Expect(row).ToHaveCountAsync(1);
+        await Expect(row.Locator("th")).ToContainTextAsync("Exposure write");
+        await Expect(row.Locator("th .sub")).ToHaveTextAsync("stage 'internal'");
+        await Expect(row.Locator("[data-label='Target']")).ToHaveTextAsync("webhook");
+        var status = row.Locator("[data-label='Status'] .badge");
+        await Expect(status).ToHaveTextAsync("Pending");
+        await Expect(status).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bstatus-Pending\b"));
+        await Expect(row.Locator("[data-label='Attempts']")).ToHaveTextAsync("1");
+        await Expect(row.Locator("[data-label='When']")).ToContainTextAsync("next attempt in");
+        await Expect(row.Locator("[data-label='Last error']")).ToContainTextAsync("answered 503 Service Unavailable");
+        await page.Locator("#deliveries-title").EvaluateAsync("e => e.scrollIntoView()");
+        await ScreenshotAsync("deliveries-pending-desktop.png");
+
+        // The section refreshes with the page: the retry is delivered, and a delivered row shows no error.
+        await Expect(status).ToHaveTextAsync("Delivered", new() { Timeout = 30_000 });
+        await Expect(status).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bstatus-Delivered\b"));
+        await Expect(row.Locator("[data-label='Attempts']")).ToHaveTextAsync("2");
+        await Expect(row.Locator("[data-label='Last error']")).ToHaveTextAsync("—");
+        await Expect(row.Locator("[data-label='When'] time")).ToHaveAttributeAsync("datetime", new System.Text.RegularExpressions.Regex(@"^\d{4}-"));
+        await Expect(page.Locator("#deliveries")).ToContainTextAsync("1 delivery: 1 delivered.");
+        await Expect(page.Locator("#deliveries .empty")).ToHaveCountAsync(0);
+        Assert.HasCount(2, target.Requests);
+        await ScreenshotAsync("deliveries-delivered-desktop.png");
+    }
+
+    [TestMethod]
+    public async Task Deliveries_PlanWithoutIntegrations_ShowsTheEmptyState()
+    {
+        var id = await Host.StartRolloutAsync(Host.Plan("ui-no-deliveries", bake: "1h"));
+        await Host.WaitForAsync(id, v => v.LastEvaluation is not null);
+        await page.GotoAsync($"/#/rollouts/{id}");
+        await Expect(page.Locator(".status-line .badge")).ToHaveTextAsync("Running");
+
+        var section = page.Locator("section[aria-labelledby='deliveries-title']");
+        await Expect(section.Locator("h2")).ToHaveTextAsync("Deliveries");
+        await Expect(section.Locator(".empty")).ToHaveTextAsync("No deliveries: this plan has no Teams channels, gate waiters or external exposure target.");
+        await Expect(section.Locator("table")).ToHaveCountAsync(0);
+        Assert.AreEqual("[]", await Host.Client.GetStringAsync(new Uri($"api/rollouts/{id}/deliveries", UriKind.Relative)));
     }
 
     [TestMethod]

@@ -324,6 +324,73 @@ function auditRow(e) {
   );
 }
 
+// ---- Deliveries ------------------------------------------------------------------------------------------------
+
+const DELIVERY_STATUSES = ['Pending', 'Failed', 'Delivered', 'Superseded'];
+
+/** What an exposure write carried, from its id (`exposure:{rollout}:{stage index|none}`); '' for the other kinds. */
+function deliverySubject(d, plan) {
+  const m = d.kind === 'Exposure' ? /:(\d+|none)$/.exec(d.id || '') : null;
+  if (!m) {
+    return '';
+  }
+  if (m[1] === 'none') {
+    return 'nobody (flag off)';
+  }
+  const stage = plan?.stages?.[Number(m[1])]?.name;
+  return stage ? `stage '${stage}'` : `stage ${Number(m[1]) + 1}`;
+}
+
+/** When: the next attempt of a pending delivery, else when it finished; the time it was queued below. */
+function deliveryWhen(d, now) {
+  const queued = el('span', { class: 'sub', text: `queued ${f.time(d.createdAt)}` });
+  if (d.status === 'Pending') {
+    return [el('time', { datetime: d.nextAttemptAt, title: f.time(d.nextAttemptAt), text: `next attempt ${f.relative(d.nextAttemptAt, now)}` }), queued];
+  }
+  return [el('time', { datetime: d.completedAt, text: f.time(d.completedAt) }), queued];
+}
+
+function deliveryRow(d, plan, now) {
+  const subject = deliverySubject(d, plan);
+  const showError = (d.status === 'Pending' || d.status === 'Failed') && d.lastError;
+  return el(
+    'tr',
+    { 'data-id': d.id, 'data-kind': d.kind, 'data-status': d.status },
+    el('th', { scope: 'row', 'data-label': 'Kind' }, f.deliveryKindText(d.kind), subject ? el('span', { class: 'sub', text: subject }) : null),
+    cell('Target', 'target-cell', d.target),
+    cell('Status', null, el('span', { class: `badge status-${d.status}`, text: f.deliveryStatusText(d.status) })),
+    cell('Attempts', 'num', String(d.attempts)),
+    cell('When', 'num', deliveryWhen(d, now)),
+    cell('Last error', 'reason-cell', showError ? el('span', { class: 'delivery-error', text: d.lastError }) : '—'),
+  );
+}
+
+/** The Deliveries section's content: a table newest first, the empty state, or why the list could not be read. */
+function deliveriesContent(list, plan, now) {
+  if (list instanceof Error) {
+    return [el('p', { class: 'muted', text: `The deliveries could not be read: ${list instanceof ApiError ? list.text : list.message}` })];
+  }
+  if (list.length === 0) {
+    return [el('p', { class: 'empty', text: 'No deliveries: this plan has no Teams channels, gate waiters or external exposure target.' })];
+  }
+  const counts = DELIVERY_STATUSES.map((s) => [s, list.filter((d) => d.status === s).length]).filter(([, n]) => n > 0);
+  const newestFirst = [...list].reverse();
+  return [
+    el('p', { class: 'muted', text: `${list.length} deliver${list.length === 1 ? 'y' : 'ies'}: ${counts.map(([s, n]) => `${n} ${f.deliveryStatusText(s).toLowerCase()}`).join(', ')}. Payloads are never shown.` }),
+    el(
+      'div',
+      { class: 'table-scroll' },
+      el(
+        'table',
+        { class: 'deliveries cards' },
+        el('caption', { class: 'visually-hidden', text: 'Deliveries, newest first' }),
+        el('thead', {}, el('tr', {}, ['Kind', 'Target', 'Status', 'Attempts', 'When', 'Last error'].map((h) => el('th', { scope: 'col', text: h })))),
+        el('tbody', {}, newestFirst.map((d) => deliveryRow(d, plan, now))),
+      ),
+    ),
+  ];
+}
+
 function rolloutView(id) {
   const title = el('h1', { id: 'page-title', tabindex: '-1', text: id });
   const statusLine = el('p', { class: 'status-line' });
@@ -360,6 +427,7 @@ function rolloutView(id) {
       limitAudit();
     },
   });
+  const deliveries = el('div', { id: 'deliveries' }, el('p', { class: 'muted', text: 'Loading deliveries…' }));
   const brief = el('div', { class: 'brief', id: 'brief' }, el('p', { class: 'muted', text: 'Loading the release brief…' }));
 
   main.replaceChildren(
@@ -379,6 +447,13 @@ function rolloutView(id) {
     ),
     el(
       'section',
+      { 'aria-labelledby': 'deliveries-title', class: 'panel' },
+      el('h2', { id: 'deliveries-title', text: 'Deliveries' }),
+      el('p', { class: 'hint', text: 'Teams cards, writes to the external exposure target and Azure DevOps gate callbacks, retried with backoff until the peer takes them.' }),
+      deliveries,
+    ),
+    el(
+      'section',
       { 'aria-labelledby': 'audit-title', class: 'panel' },
       el('h2', { id: 'audit-title', text: 'Audit log' }),
       auditCount,
@@ -392,7 +467,7 @@ function rolloutView(id) {
     el('section', { 'aria-labelledby': 'brief-title', class: 'panel' }, el('h2', { id: 'brief-title', text: 'Release brief' }), brief),
   );
 
-  const state = { rollout: null, plan: null, audit: [], lastSeq: 0, selectedKey: null, latestKey: null, model: null, width: 0, done: false };
+  const state = { rollout: null, plan: null, deliveries: null, audit: [], lastSeq: 0, selectedKey: null, latestKey: null, model: null, width: 0, done: false };
 
   function drawChart() {
     if (!state.rollout) {
@@ -456,6 +531,9 @@ function rolloutView(id) {
       buttons[kind].disabled = !a.allowed(r);
     }
     finishedNote.hidden = !terminal;
+    if (state.deliveries) {
+      deliveries.replaceChildren(...deliveriesContent(state.deliveries, state.plan, now));
+    }
     drawChart();
   }
 
@@ -501,9 +579,15 @@ function rolloutView(id) {
         return;
       }
       try {
-        const [rollout, entries] = await Promise.all([getJson(`rollouts/${encodeURIComponent(id)}`), getJson(`rollouts/${encodeURIComponent(id)}/audit?after=${state.lastSeq}`)]);
+        const [rollout, entries, outbox] = await Promise.all([
+          getJson(`rollouts/${encodeURIComponent(id)}`),
+          getJson(`rollouts/${encodeURIComponent(id)}/audit?after=${state.lastSeq}`),
+          // A failed read of the deliveries is shown in their section; the rest of the page still refreshes.
+          getJson(`rollouts/${encodeURIComponent(id)}/deliveries`).catch((error) => error),
+        ]);
         await loadOnce();
         state.rollout = rollout;
+        state.deliveries = outbox;
         appendAudit(entries.filter((e) => e.seq > state.lastSeq));
         render();
       } catch (error) {

@@ -105,6 +105,16 @@ export function outcomeText(outcome) {
   return { Pass: 'Pass', Fail: 'Fail', NoData: 'No data' }[outcome] || outcome;
 }
 
+/** Words for what a delivery carries (the API's kind). */
+export function deliveryKindText(kind) {
+  return { Notification: 'Teams card', Exposure: 'Exposure write', GateCallback: 'Azure DevOps gate' }[kind] || kind;
+}
+
+/** Words for where a delivery stands (the API's status). */
+export function deliveryStatusText(status) {
+  return { Pending: 'Pending', Delivered: 'Delivered', Superseded: 'Superseded', Failed: 'Failed' }[status] || status;
+}
+
 /** True for Completed and RolledBack. */
 export function isTerminal(status) {
   return status === 'Completed' || status === 'RolledBack';
