@@ -395,6 +395,7 @@ public sealed class DashboardBrowserTests
         await Expect(page.Locator("#deliveries")).ToContainTextAsync("1 delivery: 1 delivered.");
         await Expect(page.Locator("#deliveries .empty")).ToHaveCountAsync(0);
         Assert.HasCount(2, target.Requests);
+        await Expect(page.Locator("section[aria-labelledby='audit-title']")).ToContainTextAsync("the webhook target took the exposure of 'internal'");
         await ScreenshotAsync("deliveries-delivered-desktop.png");
     }
 

@@ -26,6 +26,7 @@ internal static class Printer
             AuditType.Started => $"plan '{S("plan")}' for flag '{S("flag")}'",
             AuditType.StageEntered => $"stage '{S("stage")}' (bake {S("minDuration")}{(S("approvalRequired") == "True" ? ", sign-off required" : string.Empty)})",
             AuditType.ExposureApplied => S("percent") is var p && S("stage") is { Length: > 0 } stage ? $"exposure of '{stage}': audiences so far + {p}%" : "exposure: nobody",
+            AuditType.ExposureConfirmed => S("stage") is { Length: > 0 } confirmed ? $"{S("target")} target took the exposure of '{confirmed}'" : $"{S("target")} target took \"nobody\"",
             AuditType.Evaluated => $"{S("outcome")} {Criteria(d)}",
             AuditType.ApprovalRequested => $"stage '{S("stage")}' awaits one of {Join(d, "approvers")}",
             AuditType.Approved => $"stage '{S("stage")}'",

@@ -272,6 +272,8 @@ function summary(e) {
       return `stage ${Number(d.index) + 1} '${d.stage}', bake ${d.minDuration}${d.approvalRequired ? ', sign-off required' : ''}`;
     case 'ExposureApplied':
       return d.stage ? `${f.percent(d.percent)} plus the named audiences up to '${d.stage}'` : 'nobody (flag off for everyone)';
+    case 'ExposureConfirmed':
+      return d.stage ? `the ${d.target} target took the exposure of '${d.stage}'` : `the ${d.target} target took "nobody"`;
     case 'Evaluated':
       return `${f.outcomeText(d.outcome)} in '${d.stage}': ${(d.criteria || []).map((c) => `${c.name}=${f.number(c.value)}${c.samples !== undefined ? ` n=${c.samples}` : ''}`).join(', ')} (failures in a row ${d.consecutiveFailures}, without data ${d.consecutiveNoData})`;
     case 'ApprovalRequested':

@@ -99,6 +99,8 @@ public sealed class CliAppTests
         StringAssert.Contains(first, " 2 attempt(s)", "the 503 and the write that succeeded");
         (code, output, _) = await RunAsync("deliveries", id, "--json");
         Assert.IsGreaterThanOrEqualTo(2, JsonDocument.Parse(output).RootElement.GetArrayLength());
+        (_, output, _) = await RunAsync("audit", id);
+        StringAssert.Contains(output, "webhook target took the exposure of 'internal'");
         (code, _, _) = await RunAsync("deliveries", "r-nope");
         Assert.AreEqual(ExitCodes.NotFound, code);
     }
