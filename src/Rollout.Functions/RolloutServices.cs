@@ -94,17 +94,7 @@ public static class RolloutServices
     /// </summary>
     private static void AddIntegrations(IServiceCollection services, IConfiguration configuration, IIntegrationStore? integrationStore)
     {
-        services.AddSingleton(_ =>
-        {
-            var settings = IntegrationSettings.From(configuration, dataDirectory: null);
-            // Links in cards point at this app: the configured public URL, else the platform's host name.
-            if (settings.PublicUrl is null && configuration[RolloutSettings.WebsiteHostName] is { Length: > 0 } host)
-            {
-                settings.PublicUrl = new Uri($"https://{host}/");
-            }
-
-            return settings;
-        });
+        services.AddSingleton(_ => IntegrationSettings.From(configuration, dataDirectory: null));
         services.AddSingleton(integrationStore ?? CreateIntegrationStore(configuration));
         services.AddSingleton<IDeliveryStore>(sp => sp.GetRequiredService<IIntegrationStore>());
         services.AddSingleton<IGateWaiterStore>(sp => sp.GetRequiredService<IIntegrationStore>());

@@ -43,16 +43,10 @@ public sealed class ExposureWriter(FlagCache cache, IEnumerable<IExposureTarget>
             return;
         }
 
-        var spec = state.Plan.Exposure!;
-        if (!byType.TryGetValue(spec.Type, out var target))
-        {
-            throw new InvalidOperationException($"exposure target '{spec.Type}' is not available on this app");
-        }
-
-        var result = await target.ApplyAsync(ExposureSnapshot.Of(state.Plan, state.Id, state.DesiredExposureStage), spec, OutboxComposer.ExposureDeliveryId(state), cancellationToken);
+        var result = await DesiredExposure.WriteAsync(state, byType, cancellationToken);
         if (!result.Delivered)
         {
-            throw new ExposureNotAppliedException($"{spec.Type} target: {result.Error ?? "not applied"}");
+            throw new ExposureNotAppliedException($"{state.Plan.Exposure!.Type} target: {result.Error ?? "not applied"}");
         }
     }
 }

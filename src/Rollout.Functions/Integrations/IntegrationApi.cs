@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Logging;
+using Rollout.Core.Api;
 using Rollout.Core.Storage;
 using Rollout.Functions.Http;
 using Rollout.Integrations.Approvals;
@@ -62,9 +63,7 @@ public sealed class IntegrationApi(
             return ApiResults.NotFound(id);
         }
 
-        // Never the payload: it may hold a secret (a gate's job token, an approval link).
-        var list = await deliveries.ListAsync(id, cancellationToken);
-        return ApiResults.Ok(list.Select(d => new { d.Id, d.Kind, d.Target, d.Status, d.Attempts, d.LastError, d.CreatedAt, d.NextAttemptAt, d.CompletedAt }).ToList());
+        return ApiResults.Ok((await deliveries.ListAsync(id, cancellationToken)).Select(DeliveryView.From).ToList());
     }
 
     /// <summary><c>GET /api/approvals/{token}</c>: the approval page. It changes nothing (link previews and crawlers fetch it).</summary>
@@ -101,15 +100,7 @@ public sealed class IntegrationApi(
     }
 
     private Task<ApprovalCheck> CheckAsync(HttpRequest request, string token, CancellationToken cancellationToken) =>
-        ApprovalFlow.CheckAsync(
-            token,
-            settings.SigningKey,
-            time.GetUtcNow(),
-            async (id, ct) => (await store.GetAsync(id, ct))?.State,
-            nonces,
-            settings.TrustAppServiceAuthentication,
-            settings.TrustAppServiceAuthentication ? request.Headers[ApprovalFlow.PrincipalHeader].ToString() : null,
-            cancellationToken);
+        ApprovalFlow.CheckAsync(token, settings, time.GetUtcNow(), async (id, ct) => (await store.GetAsync(id, ct))?.State, nonces, request.Headers[ApprovalFlow.PrincipalHeader].ToString(), cancellationToken);
 
     /// <summary>An approval page with its status and security headers.</summary>
     private sealed record ApprovalPageResult(ApprovalPageResponse Page) : IActionResult

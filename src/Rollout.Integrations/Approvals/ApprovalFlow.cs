@@ -3,6 +3,7 @@ using Rollout.Core.Api;
 using Rollout.Core.Approvals;
 using Rollout.Core.Engine;
 using Rollout.Core.Storage;
+using Rollout.Integrations.Hosting;
 
 namespace Rollout.Integrations.Approvals;
 
@@ -43,17 +44,23 @@ public static class ApprovalFlow
     /// <summary>The header App Service authentication sets to the signed-in user's name.</summary>
     public const string PrincipalHeader = "X-MS-CLIENT-PRINCIPAL-NAME";
 
-    /// <summary>Checks a link; see the class summary for the rules.</summary>
+    /// <summary>
+    /// Checks a link with the host's <paramref name="settings"/> (key, whether to trust App Service authentication); see
+    /// the class summary for the rules. <paramref name="principalHeader"/> is the request's <see cref="PrincipalHeader"/>,
+    /// read only when the settings trust it (a client could forge it otherwise).
+    /// </summary>
     public static async Task<ApprovalCheck> CheckAsync(
         string? tokenText,
-        byte[]? key,
+        IntegrationSettings settings,
         DateTimeOffset now,
         Func<string, CancellationToken, Task<RolloutState?>> loadRollout,
         IApprovalNonceStore nonces,
-        bool trustAppServiceAuthentication,
-        string? principal,
+        string? principalHeader,
         CancellationToken cancellationToken)
     {
+        var key = settings.SigningKey;
+        var trustAppServiceAuthentication = settings.TrustAppServiceAuthentication;
+        var principal = trustAppServiceAuthentication ? principalHeader : null;
         if (key is null)
         {
             return new ApprovalCheck(404, "Approval links are off on this host", "This Rollout host has no Approvals:SigningKey, so it issues and accepts no approval links. Approve with 'rollout approve' or the API. Nothing was changed.");

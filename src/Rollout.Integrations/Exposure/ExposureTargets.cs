@@ -30,6 +30,23 @@ public sealed record ExposureSnapshot(string Flag, string RolloutId, int? StageI
     }
 }
 
+/// <summary>The one write every host makes for a plan with an external target.</summary>
+public static class DesiredExposure
+{
+    /// <summary>
+    /// Writes <paramref name="state"/>'s desired exposure (<see cref="Core.Engine.RolloutState.DesiredExposureStage"/>) to
+    /// its plan's target, found in <paramref name="byType"/>, with the delivery id that is the same on every retry
+    /// (<see cref="OutboxComposer.ExposureDeliveryId"/>). A target this host lacks is a result to retry, not an exception.
+    /// </summary>
+    public static Task<DeliveryResult> WriteAsync(Core.Engine.RolloutState state, IReadOnlyDictionary<string, IExposureTarget> byType, CancellationToken cancellationToken)
+    {
+        var spec = state.Plan.Exposure!;
+        return byType.TryGetValue(spec.Type, out var target)
+            ? target.ApplyAsync(ExposureSnapshot.Of(state.Plan, state.Id, state.DesiredExposureStage), spec, OutboxComposer.ExposureDeliveryId(state), cancellationToken)
+            : Task.FromResult(DeliveryResult.Retry($"exposure target '{spec.Type}' is not available on this host"));
+    }
+}
+
 /// <summary>An external place a plan's exposure is written to (<c>"exposure": {"type": ...}</c>).</summary>
 public interface IExposureTarget
 {

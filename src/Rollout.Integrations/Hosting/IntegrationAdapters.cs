@@ -18,7 +18,7 @@ public static class IntegrationAdapters
     /// </summary>
     public static IReadOnlyList<IExposureTarget> ExposureTargets(HttpClient http, TimeProvider time, IntegrationSettings settings, Func<TokenCredential> entraId)
     {
-        var connections = settings.AppConfigurationConnections.ToDictionary(c => c.Key, c => AppConfigurationConnection.Parse(c.Value), StringComparer.OrdinalIgnoreCase);
+        var connections = settings.AppConfigurationConnections;
         var credential = connections.Values.Any(c => !c.UsesAccessKey) ? entraId() : null;
         return
         [

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Rollout.Core.Plans;
+using Rollout.Integrations.Exposure;
 
 namespace Rollout.Integrations.Hosting;
 
@@ -17,7 +18,8 @@ namespace Rollout.Integrations.Hosting;
 /// <item><c>Approvals:TrustAppServiceAuthentication</c>: take the approver from <c>X-MS-CLIENT-PRINCIPAL-NAME</c> (only behind App Service
 /// authentication); unset, true when the platform's <c>WEBSITE_AUTH_ENABLED</c> is <c>True</c>.</item>
 /// <item><c>Approvals:LinkLifetime</c>: how long an approval link is valid (default 72 hours).</item>
-/// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default the listening address.</item>
+/// <item><c>Rollout:PublicUrl</c>: the base URL people reach this host at (links in cards); default <c>https://</c> and the
+/// platform's <c>WEBSITE_HOSTNAME</c> on Azure, else the listening address.</item>
 /// <item><c>AzureDevOps:AllowedHosts</c>: the hosts a callback gate's <c>PlanUrl</c> may name (comma-separated, <c>*.</c> for
 /// subdomains); default <see cref="DefaultAzureDevOpsHosts"/>. Rollout posts the job's token there, so nowhere else.</item>
 /// <item><c>Outbox:RetentionDays</c>: how many days finished deliveries, resolved gate waiters and consumed approval
@@ -42,7 +44,7 @@ public sealed class IntegrationSettings
 
     private IntegrationSettings(
         ImmutableSortedDictionary<string, Uri> teamsChannels,
-        ImmutableSortedDictionary<string, string> appConfigurationConnections,
+        ImmutableSortedDictionary<string, AppConfigurationConnection> appConfigurationConnections,
         byte[]? signingKey,
         bool trustAppServiceAuthentication,
         TimeSpan linkLifetime,
@@ -65,8 +67,8 @@ public sealed class IntegrationSettings
     /// <summary>Teams Workflows webhook URLs by channel name (secrets).</summary>
     public ImmutableSortedDictionary<string, Uri> TeamsChannels { get; }
 
-    /// <summary>App Configuration connection strings or endpoints by name (secrets).</summary>
-    public ImmutableSortedDictionary<string, string> AppConfigurationConnections { get; }
+    /// <summary>App Configuration connections by name, parsed from their settings (they hold access keys: secrets).</summary>
+    public ImmutableSortedDictionary<string, AppConfigurationConnection> AppConfigurationConnections { get; }
 
     /// <summary>The HMAC key of approval links; null when approval links are off on this host.</summary>
     public byte[]? SigningKey { get; }
@@ -110,22 +112,20 @@ public sealed class IntegrationSettings
             channels[channel.Key] = url;
         }
 
-        var connections = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.OrdinalIgnoreCase);
+        var connections = ImmutableSortedDictionary.CreateBuilder<string, AppConfigurationConnection>(StringComparer.OrdinalIgnoreCase);
         foreach (var connection in configuration.GetSection("Exposure:AppConfiguration").GetChildren())
         {
             if (connection.Value is { Length: > 0 } value)
             {
                 try
                 {
-                    _ = Exposure.AppConfigurationConnection.Parse(value);
+                    connections[connection.Key] = AppConfigurationConnection.Parse(value);
                 }
                 catch (FormatException ex)
                 {
                     // The parser's message describes the expected form and never repeats the value (a secret).
                     throw new InvalidOperationException($"setting Exposure:AppConfiguration:{connection.Key}: {ex.Message}", ex);
                 }
-
-                connections[connection.Key] = value;
             }
         }
 
@@ -135,9 +135,10 @@ public sealed class IntegrationSettings
             throw new InvalidOperationException($"setting Approvals:LinkLifetime: {error}");
         }
 
+        // Unset: on Azure the app's own host name, which the platform sets; the local host fills in its listening address.
         var publicUrl = configuration["Rollout:PublicUrl"] is { Length: > 0 } publicText
             ? new Uri(publicText.EndsWith('/') ? publicText : publicText + "/", UriKind.Absolute)
-            : null;
+            : configuration["WEBSITE_HOSTNAME"] is { Length: > 0 } host ? new Uri($"https://{host}/") : null;
         // Unset: trust the principal header exactly when the platform says App Service authentication is on (it then sets
         // the header itself and strips a client's); the local host never has WEBSITE_AUTH_ENABLED.
         var trust = bool.TryParse(configuration["Approvals:TrustAppServiceAuthentication"], out var t)

@@ -37,15 +37,7 @@ internal static class ApprovalEndpoints
     }
 
     private static Task<ApprovalCheck> CheckAsync(string token, HttpContext context, RolloutRuntime runtime, IApprovalNonceStore nonces, IntegrationSettings settings, TimeProvider time, CancellationToken ct) =>
-        ApprovalFlow.CheckAsync(
-            token,
-            settings.SigningKey,
-            time.GetUtcNow(),
-            async (id, c) => (await runtime.Store.GetAsync(id, c))?.State,
-            nonces,
-            settings.TrustAppServiceAuthentication,
-            settings.TrustAppServiceAuthentication ? context.Request.Headers[ApprovalFlow.PrincipalHeader].ToString() : null,
-            ct);
+        ApprovalFlow.CheckAsync(token, settings, time.GetUtcNow(), async (id, c) => (await runtime.Store.GetAsync(id, c))?.State, nonces, context.Request.Headers[ApprovalFlow.PrincipalHeader].ToString(), ct);
 
     private static IResult Page(HttpContext context, int status, string html)
     {

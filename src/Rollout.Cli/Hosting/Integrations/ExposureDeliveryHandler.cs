@@ -31,15 +31,10 @@ internal sealed class ExposureDeliveryHandler(RolloutRuntime runtime, IEnumerabl
             return DeliveryWorker.SupersededResult;
         }
 
-        if (!byType.TryGetValue(state.Plan.Exposure!.Type, out var target))
-        {
-            return DeliveryResult.Retry($"exposure target '{state.Plan.Exposure.Type}' is not available on this host");
-        }
-
-        var result = await target.ApplyAsync(ExposureSnapshot.Of(state.Plan, state.Id, payload.StageIndex), state.Plan.Exposure, delivery.Id, cancellationToken);
+        var result = await DesiredExposure.WriteAsync(state, byType, cancellationToken);
         if (result.Delivered)
         {
-            await runtime.ConfirmExposureAsync(state.Id, payload.StageIndex, target.Type, cancellationToken);
+            await runtime.ConfirmExposureAsync(state.Id, payload.StageIndex, state.Plan.Exposure!.Type, cancellationToken);
         }
 
         return result;

@@ -43,9 +43,7 @@ internal static class IntegrationEndpoints
             return Problem(StatusCodes.Status404NotFound, "Not found", $"no rollout '{id}'");
         }
 
-        // Never the payload: it may hold a secret (a gate's job token, an approval link).
-        var list = await deliveries.ListAsync(id, ct);
-        return Results.Json(list.Select(d => new { d.Id, d.Kind, d.Target, d.Status, d.Attempts, d.LastError, d.CreatedAt, d.NextAttemptAt, d.CompletedAt }), RolloutJson.Options);
+        return Results.Json((await deliveries.ListAsync(id, ct)).Select(DeliveryView.From), RolloutJson.Options);
     }
 
     internal static IResult Problem(int status, string title, string detail) => Results.Json(
