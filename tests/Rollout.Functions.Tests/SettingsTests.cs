@@ -52,6 +52,34 @@ public sealed class SettingsTests
     }
 
     [TestMethod]
+    public async Task RolloutServices_WorkerStart_InitializesBothStoresBeforeAnyFunctionRuns()
+    {
+        await using var rig = await FunctionsRig.CreateAsync();
+        var integrations = new CountingInitialize(rig.Outbox);
+        var services = new ServiceCollection().AddLogging();
+        RolloutServices.Add(services, new ConfigurationBuilder().AddInMemoryCollection([]).Build(), rig.Store, integrations);
+        await using var provider = services.BuildServiceProvider();
+
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        Assert.AreEqual(1, integrations.Initialized, "the outbox, gate-waiter and nonce tables are not created at start");
+    }
+
+    private sealed class CountingInitialize(Rollout.Core.Storage.IIntegrationStore inner) : Rollout.Testing.DelegatingIntegrationStore(inner)
+    {
+        public int Initialized { get; private set; }
+
+        public override Task InitializeAsync(CancellationToken cancellationToken)
+        {
+            Initialized++;
+            return base.InitializeAsync(cancellationToken);
+        }
+    }
+
+    [TestMethod]
     public void CreateIntegrationStore_ConnectionOrEndpoint_IsTheTableStoreWithTheRolloutStoresSettings()
     {
         var azurite = new ConfigurationBuilder().AddInMemoryCollection([new(RolloutSettings.StoreConnection, "UseDevelopmentStorage=true")]).Build();
